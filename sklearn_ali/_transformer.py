@@ -1,0 +1,638 @@
+"""ALITransformer: Adversarially Learned Inference as a scikit-learn transformer."""
+
+import copy
+import math
+from numbers import Integral, Real
+
+import numpy as np
+import torch
+from sklearn.base import (
+    BaseEstimator,
+    ClassNamePrefixFeaturesOutMixin,
+    TransformerMixin,
+    _fit_context,
+)
+from sklearn.utils import check_array, check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted, validate_data
+from skorch.callbacks import ProgressBar
+
+from ._networks import build_conv, build_mlp, build_svhn
+from ._training import ALINet, TensorBatches
+
+# Rows per forward pass in transform/inverse_transform/sample: bounds memory
+# independently of n_samples.
+_INFERENCE_BATCH = 512
+_MIN_IMAGE_SIDE = 8
+
+
+class ALITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
+    """Adversarially Learned Inference (ALI / BiGAN) feature learner.
+
+    ``fit`` trains ALI's encoder G_z(x), decoder G_x(z) and joint
+    discriminator D(x, z) adversarially (Dumoulin et al., ICLR 2017);
+    ``transform`` returns encoder features, so that
+    ``Pipeline([("ali", ALITransformer()), ("svm", LinearSVC())])`` is a
+    semi-supervised classifier whose feature learner uses no labels.
+
+    Data are scaled by the estimator itself (learned in ``fit``): images to
+    [0, 1] with the data's global minimum and maximum, flat tabular data to
+    zero mean and unit variance per feature. ``inverse_transform`` and
+    ``sample`` return values in the input's units.
+
+    Training runs on skorch (``net_``) and on the GPU when there is one.
+
+    Parameters
+    ----------
+    n_components : int, default=64
+        Size of the latent code z (prior N(0, I)).
+
+    architecture : {"auto", "mlp", "conv", "svhn"}, default="auto"
+        Network family. ``"auto"`` uses ``"conv"`` for image-shaped data (4-D
+        input, or ``image_shape`` given) and ``"mlp"`` otherwise. ``"conv"``
+        sizes itself to the image (at least 8x8). ``"svhn"`` is the paper's
+        architecture for 3x32x32 images.
+
+    image_shape : tuple of int (channels, height, width), default=None
+        Shape of images passed flat as ``(n_samples, C*H*W)``. Not needed for
+        4-D input.
+
+    hidden_layer_sizes : tuple of int, default=(512, 512)
+        Widths of the MLP encoder's hidden layers (mirrored by the decoder and
+        the discriminator's x branch).
+
+    conv_width : int, default=32
+        Channels of the first conv level; each further level doubles them.
+
+    encoder : {"stochastic", "deterministic"}, default="stochastic"
+        ``"stochastic"`` reparametrises z = mu + sigma * eps (ALI);
+        ``"deterministic"`` maps x to a single z (BiGAN).
+
+    features : {"mean", "sample", "hidden"}, default="mean"
+        What ``transform`` returns: the encoder mean mu(x), a draw from
+        q(z | x), or the last three hidden encoder layers (conv maps
+        max-pooled to at most 4x4) concatenated with mu, as in the paper's
+        SVHN protocol.
+
+    max_epochs : int, default=40
+        Passes over the training data.
+
+    batch_size : int, default=100
+        Samples per adversarial step.
+
+    learning_rate : float, default=2e-4
+        Adam learning rate of the encoder and decoder.
+
+    discriminator_learning_rate : float, default=None
+        Adam learning rate of the discriminator; ``None`` uses
+        ``learning_rate``.
+
+    betas : tuple of float, default=(0.5, 0.999)
+        Adam's betas for both optimizers.
+
+    dropout : float, default=0.2
+        Dropout on every discriminator layer's input.
+
+    spectral_norm : bool, default=True
+        Spectral normalisation of the discriminator's layers, which keeps it
+        from winning outright early in training.
+
+    reconstruction_weight : float, default=1.0
+        Weight of the L1 cycle term |x - G_x(G_z(x))| (ALICE, Li et al. 2017)
+        in the encoder/decoder loss, on scaled data. It anchors the encoder to
+        the data early in training; 0 gives the paper's pure ALI.
+
+    device : str or torch.device, default="auto"
+        ``"auto"`` trains on CUDA when available, else on the CPU.
+
+    keep_on_device : bool, default=False
+        Keep the trained networks on ``device`` after ``fit`` (faster
+        ``transform`` on a GPU). By default they are moved to the CPU.
+
+    callbacks : list of skorch callbacks or (name, callback) tuples, default=None
+        Extra skorch callbacks (e.g. ``Checkpoint``, ``EarlyStopping``,
+        ``LRScheduler``), copied at ``fit``.
+
+    verbose : int, default=0
+        ``1`` shows a progress bar and a per-epoch table of losses.
+
+    random_state : int, RandomState instance or None, default=None
+        Seeds weight initialisation, batching, dropout and noise. On the CPU a
+        fixed value gives identical results; torch's global RNG is left as it
+        was.
+
+    Attributes
+    ----------
+    net_ : ALINet
+        The trained skorch net.
+
+    encoder_, decoder_, discriminator_ : torch.nn.Module
+        The trained networks (properties of ``net_``).
+
+    history_ : skorch.history.History
+        Per-epoch ``d_loss``, ``g_loss``, ``d_real_acc`` and ``d_fake_acc``
+        (discriminator accuracy on encoder and decoder pairs), ``recon_loss``
+        and ``dur``.
+
+    image_shape_ : tuple of int or None
+        ``(C, H, W)`` of image data, ``None`` for tabular data.
+
+    architecture_ : str
+        The architecture used.
+
+    device_ : str
+        The device training ran on.
+
+    data_offset_, data_scale_ : ndarray
+        Scaling learned in ``fit``: the networks see
+        ``(X - data_offset_) / data_scale_``.
+
+    n_features_in_ : int
+        Number of features seen in ``fit`` (C*H*W for images).
+
+    feature_names_in_ : ndarray of str
+        Names of features seen in ``fit``, when ``X`` has string column names.
+
+    See Also
+    --------
+    sklearn.neural_network.BernoulliRBM : A shallow generative feature learner.
+    sklearn.decomposition.PCA : A linear feature learner.
+
+    References
+    ----------
+    V. Dumoulin, I. Belghazi, B. Poole, O. Mastropietro, A. Lamb, M. Arjovsky,
+    A. Courville, "Adversarially Learned Inference", ICLR 2017.
+
+    J. Donahue, P. Krähenbühl, T. Darrell, "Adversarial Feature Learning",
+    ICLR 2017.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_digits
+    >>> from sklearn_ali import ALITransformer
+    >>> X = load_digits().images[:200, None]  # (200, 1, 8, 8)
+    >>> ali = ALITransformer(n_components=8, max_epochs=2, random_state=0)
+    >>> ali.fit_transform(X).shape
+    (200, 8)
+    """
+
+    _parameter_constraints: dict = {
+        "n_components": [Interval(Integral, 1, None, closed="left")],
+        "architecture": [StrOptions({"auto", "mlp", "conv", "svhn"})],
+        "image_shape": [tuple, list, None],
+        "hidden_layer_sizes": [tuple, list],
+        "conv_width": [Interval(Integral, 1, None, closed="left")],
+        "encoder": [StrOptions({"stochastic", "deterministic"})],
+        "features": [StrOptions({"mean", "sample", "hidden"})],
+        "max_epochs": [Interval(Integral, 1, None, closed="left")],
+        "batch_size": [Interval(Integral, 2, None, closed="left")],
+        "learning_rate": [Interval(Real, 0, None, closed="neither")],
+        "discriminator_learning_rate": [
+            Interval(Real, 0, None, closed="neither"),
+            None,
+        ],
+        "betas": [tuple, list],
+        "dropout": [Interval(Real, 0, 1, closed="left")],
+        "spectral_norm": ["boolean"],
+        "reconstruction_weight": [Interval(Real, 0, None, closed="left")],
+        "device": [str, torch.device],
+        "keep_on_device": ["boolean"],
+        "callbacks": [list, None],
+        "verbose": ["verbose"],
+        "random_state": ["random_state"],
+    }
+
+    def __init__(
+        self,
+        n_components=64,
+        *,
+        architecture="auto",
+        image_shape=None,
+        hidden_layer_sizes=(512, 512),
+        conv_width=32,
+        encoder="stochastic",
+        features="mean",
+        max_epochs=40,
+        batch_size=100,
+        learning_rate=2e-4,
+        discriminator_learning_rate=None,
+        betas=(0.5, 0.999),
+        dropout=0.2,
+        spectral_norm=True,
+        reconstruction_weight=1.0,
+        device="auto",
+        keep_on_device=False,
+        callbacks=None,
+        verbose=0,
+        random_state=None,
+    ):
+        self.n_components = n_components
+        self.architecture = architecture
+        self.image_shape = image_shape
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.conv_width = conv_width
+        self.encoder = encoder
+        self.features = features
+        self.max_epochs = max_epochs
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.discriminator_learning_rate = discriminator_learning_rate
+        self.betas = betas
+        self.dropout = dropout
+        self.spectral_norm = spectral_norm
+        self.reconstruction_weight = reconstruction_weight
+        self.device = device
+        self.keep_on_device = keep_on_device
+        self.callbacks = callbacks
+        self.verbose = verbose
+        self.random_state = random_state
+
+    # -- fitted networks, owned by the skorch net --------------------------
+
+    @property
+    def encoder_(self):
+        check_is_fitted(self)
+        return self.net_.encoder_
+
+    @property
+    def decoder_(self):
+        check_is_fitted(self)
+        return self.net_.decoder_
+
+    @property
+    def discriminator_(self):
+        check_is_fitted(self)
+        return self.net_.discriminator_
+
+    @property
+    def history_(self):
+        check_is_fitted(self)
+        return self.net_.history
+
+    # -- fit ---------------------------------------------------------------
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None):
+        """Train ALI on X; ``y`` is ignored (ALI learns without labels).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features) or (n_samples, C, H, W)
+            Training data: tabular rows, flat images (with ``image_shape``)
+            or images. Float or integer pixels (0-255 or 0-1) are fine.
+
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : ALITransformer
+            The fitted estimator.
+
+        Raises
+        ------
+        TrainingDivergedError
+            If a loss becomes NaN or infinite. The weights of the last finite
+            epoch are restored and the estimator can still transform.
+        """
+        self._check_hyperparameters()
+        X, image_shape = self._validate_X(X, reset=True)
+        self.image_shape_ = self._resolve_image_shape(image_shape, X.shape[1])
+        self._input_ndim_ = 2 if image_shape is None else 4
+        self.architecture_ = self._resolve_architecture()
+        self._fit_scaling(X)
+        self.device_ = self._resolve_device()
+
+        seed = int(
+            check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
+        )
+        data = TensorBatches(self._to_network_input(X))
+        cuda = torch.device(self.device_).type == "cuda"
+        rng_devices = [torch.device(self.device_).index or 0] if cuda else []
+        # fork_rng leaves the caller's global torch RNG as it was, while
+        # manual_seed makes init, shuffling, dropout and noise reproducible.
+        with torch.random.fork_rng(devices=rng_devices):
+            torch.manual_seed(seed)
+            self.net_ = self._make_net(*self._build_networks(), cuda=cuda)
+            try:
+                self.net_.fit(data, None)
+            finally:
+                self._finish_fit()
+        return self
+
+    def _check_hyperparameters(self):
+        sizes = self.hidden_layer_sizes
+        if len(sizes) == 0 or not all(isinstance(s, Integral) and s > 0 for s in sizes):
+            raise ValueError(
+                "hidden_layer_sizes must be a non-empty sequence of positive "
+                f"integers; got {sizes!r}."
+            )
+        betas = self.betas
+        if len(betas) != 2 or not all(
+            isinstance(b, Real) and 0 <= b < 1 for b in betas
+        ):
+            raise ValueError(f"betas must be two numbers in [0, 1); got {betas!r}.")
+
+    def _resolve_image_shape(self, image_shape, n_features):
+        if self.image_shape is not None:
+            shape = tuple(self.image_shape)
+            if len(shape) != 3 or not all(
+                isinstance(s, Integral) and s > 0 for s in shape
+            ):
+                raise ValueError(
+                    "image_shape must be (channels, height, width) with positive "
+                    f"integers; got {self.image_shape!r}."
+                )
+            if image_shape is not None and tuple(image_shape) != shape:
+                raise ValueError(
+                    f"image_shape={shape} does not match the 4-D input's image "
+                    f"shape {tuple(image_shape)}."
+                )
+            if math.prod(shape) != n_features:
+                raise ValueError(
+                    f"image_shape={shape} holds {math.prod(shape)} values but X "
+                    f"has {n_features} features."
+                )
+            return shape
+        return None if image_shape is None else tuple(int(s) for s in image_shape)
+
+    def _resolve_architecture(self):
+        arch = self.architecture
+        if arch == "auto":
+            arch = "mlp" if self.image_shape_ is None else "conv"
+        if arch in ("conv", "svhn") and self.image_shape_ is None:
+            raise ValueError(
+                f"architecture={arch!r} needs images: pass X as (n, C, H, W) or "
+                "set image_shape for flat images."
+            )
+        if arch == "conv" and min(self.image_shape_[1:]) < _MIN_IMAGE_SIDE:
+            raise ValueError(
+                f"architecture='conv' needs images of at least {_MIN_IMAGE_SIDE}x"
+                f"{_MIN_IMAGE_SIDE} pixels; got {self.image_shape_}. Use "
+                "architecture='mlp'."
+            )
+        return arch
+
+    def _fit_scaling(self, X):
+        if self.image_shape_ is not None:
+            lo, hi = float(X.min()), float(X.max())
+            self.data_offset_ = np.asarray(lo)
+            self.data_scale_ = np.asarray(hi - lo if hi > lo else 1.0)
+        else:
+            self.data_offset_ = X.mean(axis=0, dtype=np.float64)
+            std = X.std(axis=0, dtype=np.float64)
+            self.data_scale_ = np.where(std > 0, std, 1.0)
+
+    def _resolve_device(self):
+        device = self.device
+        if isinstance(device, str) and device == "auto":
+            return "cuda" if torch.cuda.is_available() else "cpu"
+        try:
+            device = torch.device(device)
+        except (RuntimeError, TypeError) as exc:
+            raise ValueError(f"device={self.device!r} is not a torch device.") from exc
+        if device.type == "cuda" and not torch.cuda.is_available():
+            raise ValueError(
+                f"device={self.device!r} was requested but CUDA is not available."
+            )
+        return str(device)
+
+    def _build_networks(self):
+        common = {
+            "stochastic": self.encoder == "stochastic",
+            "dropout": self.dropout,
+            "spectral_norm": self.spectral_norm,
+        }
+        if self.architecture_ == "svhn":
+            return build_svhn(self.image_shape_, self.n_components, **common)
+        if self.architecture_ == "conv":
+            return build_conv(
+                self.image_shape_, self.n_components, width=self.conv_width, **common
+            )
+        output = "linear" if self.image_shape_ is None else "sigmoid"
+        return build_mlp(
+            self.n_features_in_,
+            self.n_components,
+            tuple(self.hidden_layer_sizes),
+            output=output,
+            **common,
+        )
+
+    def _make_net(self, encoder, decoder, discriminator, *, cuda):
+        callbacks = [copy.deepcopy(cb) for cb in self.callbacks or []]
+        if self.verbose:
+            callbacks.append(("progress_bar", ProgressBar()))
+        return ALINet(
+            encoder,
+            decoder,
+            discriminator,
+            n_components=self.n_components,
+            lr=self.learning_rate,
+            lr_d=self.discriminator_learning_rate,
+            betas=tuple(self.betas),
+            reconstruction_weight=self.reconstruction_weight,
+            use_amp=cuda,
+            channels_last=cuda and self.architecture_ != "mlp",
+            max_epochs=self.max_epochs,
+            batch_size=self.batch_size,
+            callbacks=callbacks,
+            device=self.device_,
+            verbose=self.verbose,
+        )
+
+    def _finish_fit(self):
+        net = self.net_
+        if not self.keep_on_device and net.device != "cpu":
+            for name in ("encoder_", "decoder_", "discriminator_"):
+                getattr(net, name).to("cpu")
+            for opt in (net.optimizer_, net.optimizer_d_):
+                for state in opt.state.values():
+                    for key, value in state.items():
+                        if torch.is_tensor(value):
+                            state[key] = value.to("cpu")
+            net.device = "cpu"
+        for module in (net.encoder_, net.decoder_, net.discriminator_):
+            module.eval()
+        self._n_features_out = self.n_components
+        if self.features == "hidden":
+            probe = torch.zeros(2, *self._network_input_shape())
+            with torch.inference_mode():
+                hidden = net.encoder_.hidden_features(probe.to(self._module_device()))
+            self._n_features_out = hidden.shape[1]
+
+    # -- transform and friends ---------------------------------------------
+
+    def transform(self, X):
+        """Encode X into features (see ``features``).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features) or (n_samples, C, H, W)
+            Data shaped as in ``fit``.
+
+        Returns
+        -------
+        X_new : ndarray of shape (n_samples, n_features_out)
+            Encoder features, in X's float dtype (float64 for integer input).
+        """
+        check_is_fitted(self)
+        X, _ = self._validate_X(X, reset=False)
+        return self._batched_encode(X, self._encode_batch)
+
+    def encode(self, X):
+        """Latent means mu(x), whatever ``features`` is.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features) or (n_samples, C, H, W)
+            Data shaped as in ``fit``.
+
+        Returns
+        -------
+        Z : ndarray of shape (n_samples, n_components)
+        """
+        check_is_fitted(self)
+        X, _ = self._validate_X(X, reset=False)
+        return self._batched_encode(X, lambda x, noise: self.net_.encoder_(x)[0])
+
+    def inverse_transform(self, X):
+        """Decode latent codes into data, in the input's units and shape.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_components)
+            Latent codes (for example ``encode(X)``, or ``transform(X)`` with
+            ``features="mean"``).
+
+        Returns
+        -------
+        X_original : ndarray of shape (n_samples, n_features_in_) or (n_samples, C, H, W)
+            G_x(z), the decoder's output, shaped like the training input.
+        """
+        check_is_fitted(self)
+        return self._decode(self._check_codes(X))
+
+    def sample(self, n_samples=1, random_state=None):
+        """Draw samples from the decoder, x = G_x(z) with z ~ N(0, I).
+
+        Parameters
+        ----------
+        n_samples : int, default=1
+            Number of samples.
+
+        random_state : int, RandomState instance or None, default=None
+            Seeds the latent draws; torch's global RNG is not used.
+
+        Returns
+        -------
+        X : ndarray of shape (n_samples, n_features_in_) or (n_samples, C, H, W)
+            Samples in the input's units and shape.
+        """
+        check_is_fitted(self)
+        if not isinstance(n_samples, Integral) or n_samples < 1:
+            raise ValueError(
+                f"n_samples must be a positive integer; got {n_samples!r}."
+            )
+        rng = check_random_state(random_state)
+        Z = rng.standard_normal((n_samples, self.n_components))
+        return self._decode(Z)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.transformer_tags.preserves_dtype = ["float64", "float32"]
+        tags.input_tags.three_d_array = False
+        return tags
+
+    # -- private helpers ----------------------------------------------------
+
+    def _validate_X(self, X, *, reset):
+        """Validate X; return a 2-D array and the image shape of 4-D input."""
+        image_shape = None
+        ndim = getattr(X, "ndim", None)
+        if ndim is not None and ndim > 2 and not hasattr(X, "tocsr"):
+            if ndim != 4:
+                raise ValueError(
+                    f"X has {ndim} dimensions; expected (n_samples, n_features) or "
+                    "(n_samples, channels, height, width)."
+                )
+            X = np.asarray(X)
+            image_shape = X.shape[1:]
+            if not reset and getattr(self, "_input_ndim_", 2) == 4:
+                if tuple(image_shape) != self.image_shape_:
+                    raise ValueError(
+                        f"X has image shape {tuple(image_shape)}, but "
+                        f"{type(self).__name__} was fitted on {self.image_shape_}."
+                    )
+            X = X.reshape(len(X), -1)
+        X = validate_data(
+            self,
+            X,
+            reset=reset,
+            dtype="numeric",
+            ensure_min_samples=2 if reset else 1,
+        )
+        if X.dtype.kind not in "fiub":
+            raise ValueError(f"X must hold numbers; got dtype {X.dtype}.")
+        return X, image_shape
+
+    def _check_codes(self, Z):
+        Z = check_array(Z, dtype=(np.float64, np.float32))
+        if Z.shape[1] != self.n_components:
+            raise ValueError(
+                f"Latent codes have {Z.shape[1]} columns; this model has "
+                f"n_components={self.n_components}."
+            )
+        return Z
+
+    def _network_input_shape(self):
+        if self.architecture_ == "mlp":
+            return (self.n_features_in_,)
+        return self.image_shape_
+
+    def _module_device(self):
+        return next(self.net_.encoder_.parameters()).device
+
+    def _to_network_input(self, X, device="cpu"):
+        x = (np.asarray(X, dtype=np.float64) - self.data_offset_) / self.data_scale_
+        x = torch.tensor(x, dtype=torch.float32, device=device)
+        return x.reshape(len(x), *self._network_input_shape())
+
+    def _encode_batch(self, x, noise=None):
+        encoder = self.net_.encoder_
+        if self.features == "hidden":
+            return encoder.hidden_features(x)
+        if self.features == "sample":
+            return encoder.sample(x, noise=noise)[0]
+        return encoder(x)[0]
+
+    def _batched_encode(self, X, fn):
+        out_dtype = X.dtype if X.dtype in (np.float32, np.float64) else np.float64
+        device = self._module_device()
+        self.net_.encoder_.eval()
+        outputs = []
+        # features="sample" draws its noise from random_state, not torch's RNG.
+        rng = check_random_state(self.random_state)
+        with torch.inference_mode():
+            for start in range(0, len(X), _INFERENCE_BATCH):
+                x = self._to_network_input(X[start : start + _INFERENCE_BATCH], device)
+                noise = rng.standard_normal((len(x), self.n_components))
+                noise = torch.tensor(noise, dtype=torch.float32, device=device)
+                outputs.append(fn(x, noise).float().cpu().numpy().astype(out_dtype))
+        return np.concatenate(outputs)
+
+    def _decode(self, Z):
+        device = self._module_device()
+        decoder = self.net_.decoder_
+        decoder.eval()
+        chunks = []
+        with torch.inference_mode():
+            for start in range(0, len(Z), _INFERENCE_BATCH):
+                z = torch.tensor(
+                    Z[start : start + _INFERENCE_BATCH], dtype=torch.float32
+                )
+                x = decoder(z.to(device)).float().cpu().numpy().astype(np.float64)
+                chunks.append(x.reshape(len(x), -1))
+        X = np.concatenate(chunks) * self.data_scale_ + self.data_offset_
+        if self._input_ndim_ == 4:
+            return X.reshape(len(X), *self.image_shape_)
+        return X
