@@ -70,18 +70,16 @@ class DivergenceGuard(Callback):
             return
         for name, state in self.snapshot_.items():
             getattr(net, name).load_state_dict(state)
-        good = self.epoch_ or "initialisation"
+        kept = f"after epoch {self.epoch_}" if self.epoch_ else "of initialisation"
         raise TrainingDivergedError(
             f"ALI training diverged: non-finite loss at epoch {row['epoch']} "
             f"(d_loss={row.get('d_loss')}, g_loss={row.get('g_loss')}). The "
-            f"weights of the last finite epoch ({good}) were restored. Try a "
+            f"weights {kept}, the last finite ones, were restored. Try a "
             "smaller learning_rate, or keep spectral_norm=True."
         )
 
     def _snapshot(self, net):
-        self.epoch_ = len(net.history) - 1 if len(net.history) else 0
-        if len(net.history) and "d_loss" in net.history[-1]:
-            self.epoch_ = net.history[-1]["epoch"]
+        self.epoch_ = net.history[-1]["epoch"] if len(net.history) else 0
         self.snapshot_ = {
             name: copy.deepcopy(getattr(net, name).state_dict())
             for name in ("encoder_", "decoder_", "discriminator_")

@@ -506,7 +506,7 @@ class ALITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
 
         Returns
         -------
-        X_original : ndarray of shape (n_samples, n_features_in_) or (n_samples, C, H, W)
+        X_original : ndarray of shape (n_samples, n_features_in_) or (n, C, H, W)
             G_x(z), the decoder's output, shaped like the training input.
         """
         check_is_fitted(self)
@@ -557,12 +557,13 @@ class ALITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
                 )
             X = np.asarray(X)
             image_shape = X.shape[1:]
-            if not reset and getattr(self, "_input_ndim_", 2) == 4:
-                if tuple(image_shape) != self.image_shape_:
-                    raise ValueError(
-                        f"X has image shape {tuple(image_shape)}, but "
-                        f"{type(self).__name__} was fitted on {self.image_shape_}."
-                    )
+            fitted_shape = getattr(self, "image_shape_", None)
+            if not reset and fitted_shape and tuple(image_shape) != fitted_shape:
+                raise ValueError(
+                    f"X has image shape {tuple(image_shape)}, but "
+                    f"{type(self).__name__} was fitted on images of shape "
+                    f"{fitted_shape}."
+                )
             X = X.reshape(len(X), -1)
         X = validate_data(
             self,

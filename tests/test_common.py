@@ -1,0 +1,33 @@
+"""scikit-learn's estimator checks on a small ALITransformer."""
+
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from sklearn_ali import ALITransformer
+
+# Every check passes; a failing one must be listed here with its reason.
+EXPECTED_FAILED_CHECKS = {}
+
+
+@parametrize_with_checks(
+    [
+        ALITransformer(
+            n_components=2,
+            hidden_layer_sizes=(8,),
+            max_epochs=2,
+            batch_size=16,
+            random_state=0,
+        ),
+        ALITransformer(
+            n_components=3,
+            hidden_layer_sizes=(8, 8),
+            encoder="deterministic",
+            features="hidden",
+            max_epochs=1,
+            batch_size=16,
+            random_state=0,
+        ),
+    ],
+    expected_failed_checks=lambda est: EXPECTED_FAILED_CHECKS,
+)
+def test_sklearn_compatible_estimator(estimator, check):
+    check(estimator)

@@ -1,0 +1,140 @@
+"""The skorch training net: adversarial step, divergence guard, stability."""
+
+import copy
+
+import numpy as np
+import pytest
+import torch
+from skorch.callbacks import Callback
+
+from sklearn_ali import ALINet, ALITransformer, TrainingDivergedError
+from sklearn_ali._networks import SpectralNorm, build_mlp
+from sklearn_ali._training import TensorBatches
+
+
+class PoisonAtEpoch(Callback):
+    """Sets the encoder's weights to NaN when epoch ``epoch`` begins."""
+
+    def __init__(self, epoch):
+        self.epoch = epoch
+
+    def on_epoch_begin(self, net, **kwargs):
+        if len(net.history) == self.epoch:
+            with torch.no_grad():
+                for p in net.encoder_.parameters():
+                    p.fill_(float("nan"))
+
+
+class RememberWeights(Callback):
+    def on_epoch_end(self, net, **kwargs):
+        self.weights_ = copy.deepcopy(net.encoder_.state_dict())
+
+
+def test_nan_stops_training_naming_the_epoch_and_keeps_last_good_weights(
+    digits_flat, tiny
+):
+    remember = RememberWeights()
+    ali = ALITransformer(
+        callbacks=[remember, PoisonAtEpoch(3)], random_state=0, **tiny
+    ).set_params(max_epochs=6)
+    with pytest.raises(TrainingDivergedError, match="epoch 3") as excinfo:
+        ali.fit(digits_flat)
+    assert "weights after epoch 2" in str(excinfo.value)
+    kept = dict(ali.net_.callbacks_)["RememberWeights"].weights_
+    for name, value in ali.encoder_.state_dict().items():
+        torch.testing.assert_close(value, kept[name], msg=name)
+    # The restored model is usable.
+    assert np.isfinite(ali.transform(digits_flat)).all()
+    assert len(ali.history_) == 3
+
+
+def test_nan_in_first_epoch_restores_initial_weights(digits_flat, tiny):
+    ali = ALITransformer(callbacks=[PoisonAtEpoch(1)], random_state=0, **tiny)
+    with pytest.raises(TrainingDivergedError, match="weights of initialisation"):
+        ali.fit(digits_flat)
+    assert np.isfinite(ali.transform(digits_flat)).all()
+
+
+def _net(**kwargs):
+    torch.manual_seed(0)
+    encoder, decoder, discriminator = build_mlp(6, 2, (8,))
+    return ALINet(
+        encoder,
+        decoder,
+        discriminator,
+        n_components=2,
+        max_epochs=2,
+        batch_size=10,
+        verbose=0,
+        **kwargs,
+    )
+
+
+def test_net_registers_modules_and_two_optimizers():
+    net = _net(lr=1e-3, lr_d=5e-4).initialize()
+    assert set(net._modules) == {"encoder", "decoder", "discriminator"}
+    assert set(net._optimizers) == {"optimizer", "optimizer_d"}
+    g_params = {id(p) for g in net.optimizer_.param_groups for p in g["params"]}
+    d_params = {id(p) for g in net.optimizer_d_.param_groups for p in g["params"]}
+    assert g_params == {
+        id(p) for m in (net.encoder_, net.decoder_) for p in m.parameters()
+    }
+    assert d_params == {id(p) for p in net.discriminator_.parameters()}
+    assert net.optimizer_.param_groups[0]["lr"] == 1e-3
+    assert net.optimizer_d_.param_groups[0]["lr"] == 5e-4
+
+
+def test_train_step_moves_each_player_against_the_other():
+    net = _net(lr=1e-2).initialize()
+    x = torch.randn(10, 6)
+    before = {
+        name: [p.detach().clone() for p in getattr(net, name).parameters()]
+        for name in ("encoder_", "decoder_", "discriminator_")
+    }
+    step = net.train_step(x)
+    assert step["metrics"].shape == (5,)
+    for name, old in before.items():
+        new = list(getattr(net, name).parameters())
+        assert any(not torch.equal(a, b) for a, b in zip(old, new)), name
+
+    # The discriminator's loss goes down under its own updates alone.
+    def d_loss():
+        torch.manual_seed(1)  # the same noise and dropout masks each time
+        return net.compute_losses(x)[0]
+
+    d_before = d_loss().item()
+    for _ in range(20):
+        net.optimizer_d_.zero_grad()
+        d_loss().backward()
+        net.optimizer_d_.step()
+    assert d_loss().item() < d_before
+
+
+def test_fit_on_tensor_batches_records_history():
+    net = _net(lr=1e-3)
+    net.fit(TensorBatches(torch.randn(30, 6)), None)
+    assert len(net.history) == 2
+    assert len(net.history[-1, "batches"]) == 3
+    assert np.isfinite(net.history[-1, "d_loss"])
+
+
+def test_spectral_norm_bounds_the_layer_norm():
+    torch.manual_seed(0)
+    layer = SpectralNorm(torch.nn.Linear(20, 30))
+    layer.layer.weight.data.mul_(10)
+    for _ in range(50):  # power iterations converge during training
+        layer(torch.randn(4, 20))
+    layer.eval()
+    w = layer.layer.weight / torch.dot(layer.u, layer.layer.weight @ layer.v)
+    assert torch.linalg.matrix_norm(w, ord=2).item() == pytest.approx(1.0, rel=1e-3)
+
+
+def test_default_training_is_balanced_on_digits(digits_images):
+    """With the defaults, neither player wins outright and nothing is NaN."""
+    ali = ALITransformer(n_components=16, max_epochs=8, random_state=0)
+    ali.fit(digits_images)
+    last = ali.history_[-1]
+    assert np.isfinite(ali.history_[:, "d_loss"]).all()
+    # A discriminator that wins outright classifies both joints perfectly.
+    assert last["d_real_acc"] < 0.99 or last["d_fake_acc"] < 0.99
+    assert last["d_loss"] > 0.1

@@ -1,0 +1,462 @@
+"""Behaviour of ALITransformer that users rely on."""
+
+import io
+import pickle
+
+import joblib
+import numpy as np
+import pytest
+import scipy.sparse as sp
+import torch
+from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
+from sklearn.model_selection import GridSearchCV
+from sklearn.pipeline import Pipeline
+from sklearn.svm import LinearSVC
+
+from sklearn_ali import ALITransformer
+from sklearn_ali import _transformer as transformer_module
+from sklearn_ali._networks import build_conv
+
+# -- shapes and architectures ----------------------------------------------
+
+
+def test_tabular_input_uses_mlp_and_standardises(digits_flat, tiny):
+    ali = ALITransformer(random_state=0, **tiny).fit(digits_flat)
+    assert ali.architecture_ == "mlp"
+    assert ali.image_shape_ is None
+    assert ali.n_features_in_ == 64
+    np.testing.assert_allclose(ali.data_offset_, digits_flat.mean(0))
+    assert ali.transform(digits_flat).shape == (200, 4)
+    assert ali.sample(5, random_state=0).shape == (5, 64)
+    assert ali.inverse_transform(np.zeros((3, 4))).shape == (3, 64)
+
+
+def test_image_input_uses_conv_and_keeps_image_shape(digits_images, tiny):
+    ali = ALITransformer(random_state=0, **tiny).fit(digits_images)
+    assert ali.architecture_ == "conv"
+    assert ali.image_shape_ == (1, 8, 8)
+    assert ali.n_features_in_ == 64
+    assert ali.transform(digits_images).shape == (200, 4)
+    assert ali.sample(3, random_state=0).shape == (3, 1, 8, 8)
+    assert ali.inverse_transform(ali.encode(digits_images[:2])).shape == (2, 1, 8, 8)
+
+
+def test_flat_images_with_image_shape(digits_flat, tiny):
+    ali = ALITransformer(image_shape=(1, 8, 8), random_state=0, **tiny)
+    ali.fit(digits_flat)
+    assert ali.architecture_ == "conv"
+    # Flat in, flat out: inverse_transform mirrors the input layout.
+    assert ali.sample(2, random_state=0).shape == (2, 64)
+    # The same images as 4-D are accepted at transform.
+    np.testing.assert_allclose(
+        ali.transform(digits_flat[:5]),
+        ali.transform(digits_flat[:5].reshape(5, 1, 8, 8)),
+    )
+
+
+@pytest.mark.parametrize(
+    "shape", [(1, 8, 8), (1, 28, 28), (3, 32, 32), (3, 64, 64), (2, 12, 20)]
+)
+def test_conv_networks_size_themselves_to_the_image(shape):
+    torch.manual_seed(0)
+    encoder, decoder, discriminator = build_conv(shape, 5, width=4)
+    x = torch.rand(3, *shape)
+    mu, sigma = encoder(x)
+    assert mu.shape == sigma.shape == (3, 5)
+    assert decoder(mu).shape == x.shape
+    assert discriminator(x, mu).shape == (3,)
+
+
+def test_svhn_architecture_trains_on_32x32_colour_images():
+    X = np.random.RandomState(0).randint(0, 256, (8, 3, 32, 32)).astype(np.uint8)
+    ali = ALITransformer(
+        n_components=16,
+        architecture="svhn",
+        features="hidden",
+        max_epochs=1,
+        batch_size=4,
+        random_state=0,
+    ).fit(X)
+    features = ali.transform(X)
+    # 4x4x256 pooled + 512 + 512 hidden units + the 16-d mean.
+    assert features.shape == (8, 4096 + 512 + 512 + 16)
+    assert ali.sample(2, random_state=0).shape == (2, 3, 32, 32)
+
+
+def test_hidden_features_concatenate_hidden_layers_and_mean(digits_flat):
+    ali = ALITransformer(
+        n_components=4,
+        hidden_layer_sizes=(16, 8),
+        features="hidden",
+        max_epochs=1,
+        random_state=0,
+    ).fit(digits_flat)
+    features = ali.transform(digits_flat)
+    assert features.shape == (200, 16 + 8 + 4)
+    # The last columns are the latent mean.
+    np.testing.assert_allclose(features[:, -4:], ali.encode(digits_flat), rtol=1e-5)
+    assert len(ali.get_feature_names_out()) == 28
+
+
+def test_feature_names_and_pandas_output(digits_flat, tiny):
+    pd = pytest.importorskip("pandas")
+    ali = ALITransformer(random_state=0, **tiny).set_output(transform="pandas")
+    out = ali.fit_transform(digits_flat)
+    assert isinstance(out, pd.DataFrame)
+    assert list(out.columns) == [f"alitransformer{i}" for i in range(4)]
+
+
+# -- scaling -----------------------------------------------------------------
+
+
+def test_outputs_are_in_input_units(digits_images, tiny):
+    ali = ALITransformer(random_state=0, **tiny).fit(digits_images)
+    assert float(ali.data_offset_) == 0.0 and float(ali.data_scale_) == 16.0
+    samples = ali.sample(50, random_state=0)
+    # A sigmoid decoder scaled back to the data's 0-16 range.
+    assert samples.min() >= 0.0 and samples.max() <= 16.0
+    assert samples.max() > 1.0
+
+
+def test_scaling_makes_pixel_units_irrelevant(digits_images, tiny):
+    """0-16, 0-1 and 0-255 versions of the same images give the same model."""
+    as_16 = ALITransformer(random_state=0, **tiny).fit(digits_images)
+    as_01 = ALITransformer(random_state=0, **tiny).fit(digits_images / 16.0)
+    as_255 = ALITransformer(random_state=0, **tiny).fit(
+        np.round(digits_images * 255 / 16).astype(np.uint8)
+    )
+    z = as_16.transform(digits_images)
+    np.testing.assert_allclose(as_01.transform(digits_images / 16.0), z, atol=1e-4)
+    np.testing.assert_allclose(
+        as_255.sample(4, random_state=1) / 255 * 16,
+        as_16.sample(4, random_state=1),
+        atol=0.2,
+    )
+
+
+def test_transform_preserves_float_dtype(digits_flat, tiny):
+    ali = ALITransformer(random_state=0, **tiny).fit(digits_flat)
+    assert ali.transform(digits_flat.astype(np.float32)).dtype == np.float32
+    assert ali.transform(digits_flat).dtype == np.float64
+    assert ali.transform(digits_flat.astype(np.int64)).dtype == np.float64
+
+
+# -- reproducibility ---------------------------------------------------------
+
+
+def test_same_random_state_same_features(digits_images, tiny):
+    a = ALITransformer(random_state=3, **tiny).fit_transform(digits_images)
+    b = ALITransformer(random_state=3, **tiny).fit_transform(digits_images)
+    c = ALITransformer(random_state=4, **tiny).fit_transform(digits_images)
+    np.testing.assert_array_equal(a, b)
+    assert not np.allclose(a, c)
+
+
+def test_fit_leaves_global_torch_rng_alone(digits_flat, tiny):
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    ALITransformer(random_state=0, **tiny).fit(digits_flat)
+    ALITransformer(random_state=None, **tiny).fit(digits_flat)
+    np.testing.assert_array_equal(torch.rand(3), expected)
+
+
+def test_sample_and_sample_features_are_seeded(digits_flat, tiny):
+    ali = ALITransformer(features="sample", random_state=0, **tiny).fit(digits_flat)
+    np.testing.assert_array_equal(
+        ali.sample(4, random_state=7), ali.sample(4, random_state=7)
+    )
+    assert not np.allclose(ali.sample(4, random_state=7), ali.sample(4, random_state=8))
+    drawn = ali.transform(digits_flat)
+    np.testing.assert_array_equal(drawn, ali.transform(digits_flat))
+    assert not np.allclose(drawn, ali.encode(digits_flat))
+
+
+def test_deterministic_encoder_draws_its_mean(digits_flat, tiny):
+    ali = ALITransformer(encoder="deterministic", features="sample", random_state=0)
+    ali.set_params(**tiny).fit(digits_flat)
+    np.testing.assert_array_equal(ali.transform(digits_flat), ali.encode(digits_flat))
+
+
+# -- inference mode and batching ---------------------------------------------
+
+
+def test_transform_is_per_sample_and_batched(monkeypatch, digits_images, tiny):
+    ali = ALITransformer(random_state=0, **tiny).fit(digits_images)
+    full = ali.transform(digits_images)
+    # Eval mode: no dropout or batch statistics, so rows do not interact.
+    np.testing.assert_allclose(ali.transform(digits_images[3:4]), full[3:4], rtol=1e-5)
+    np.testing.assert_array_equal(ali.transform(digits_images), full)
+
+    seen = []
+    ali.encoder_.register_forward_hook(lambda m, i, o: seen.append(len(i[0])))
+    monkeypatch.setattr(transformer_module, "_INFERENCE_BATCH", 64)
+    np.testing.assert_allclose(ali.transform(digits_images), full, rtol=1e-5)
+    assert seen == [64, 64, 64, 8]
+
+
+def test_modules_are_in_eval_mode_after_fit(digits_images, tiny):
+    ali = ALITransformer(random_state=0, **tiny).fit(digits_images)
+    for module in (ali.encoder_, ali.decoder_, ali.discriminator_):
+        assert not module.training
+        assert next(module.parameters()).device.type == "cpu"
+
+
+# -- training history and callbacks ------------------------------------------
+
+
+def test_history_records_both_players(digits_flat, tiny):
+    ali = ALITransformer(random_state=0, **tiny).set_params(max_epochs=3)
+    ali.fit(digits_flat)
+    history = ali.history_
+    assert len(history) == 3
+    for key in ("d_loss", "g_loss", "d_real_acc", "d_fake_acc", "recon_loss", "dur"):
+        values = history[:, key]
+        assert len(values) == 3 and np.all(np.isfinite(values))
+    assert all(0 <= a <= 1 for a in history[:, "d_real_acc"])
+    # Batch-level records too (two batches of 100).
+    assert [b["train_batch_size"] for b in history[-1, "batches"]] == [100, 100]
+
+
+def test_verbose_prints_the_epoch_table(capsys, digits_flat, tiny):
+    ALITransformer(verbose=1, random_state=0, **tiny).fit(digits_flat)
+    out = capsys.readouterr().out
+    assert "d_loss" in out and "g_loss" in out
+    ALITransformer(verbose=0, random_state=0, **tiny).fit(digits_flat)
+    assert capsys.readouterr().out == ""
+
+
+def test_user_callbacks_run_and_are_not_mutated(digits_flat, tiny):
+    from skorch.callbacks import Callback, EarlyStopping
+
+    class CountEpochs(Callback):
+        def initialize(self):
+            self.epochs_ = 0
+            return self
+
+        def on_epoch_end(self, net, **kwargs):
+            self.epochs_ += 1
+
+    counter = CountEpochs()
+    stopper = EarlyStopping(monitor="g_loss", patience=1, threshold=10.0)
+    ali = ALITransformer(callbacks=[counter, ("stop", stopper)], random_state=0)
+    ali.set_params(**tiny).set_params(max_epochs=20).fit(digits_flat)
+    # EarlyStopping cut training short; the copy in the net counted epochs.
+    assert len(ali.history_) < 20
+    assert dict(ali.net_.callbacks_)["CountEpochs"].epochs_ == len(ali.history_)
+    assert not hasattr(counter, "epochs_")  # the parameter itself is untouched
+
+
+# -- sklearn integration -----------------------------------------------------
+
+
+def test_clone_and_params_round_trip(tiny):
+    ali = ALITransformer(n_components=7, features="hidden", random_state=1)
+    params = ali.get_params()
+    assert params["n_components"] == 7 and params["features"] == "hidden"
+    twin = clone(ali).set_params(**tiny)
+    assert twin.n_components == 4 and twin.features == "hidden"
+
+
+def test_pipeline_is_a_semi_supervised_classifier(digits_flat, digits, tiny):
+    y = digits[1]
+    pipe = Pipeline(
+        [("ali", ALITransformer(random_state=0, **tiny)), ("svm", LinearSVC())]
+    )
+    pipe.fit(digits_flat, y)
+    assert pipe.predict(digits_flat).shape == (200,)
+    assert pipe.score(digits_flat, y) > 0.2  # far above 10 % chance
+
+
+def test_grid_search_over_latent_size_in_parallel(tmp_path, digits_flat, digits, tiny):
+    from skorch.callbacks import Callback
+
+    class RecordThreads(Callback):
+        def __init__(self, path):
+            self.path = path
+
+        def on_train_begin(self, net, **kwargs):
+            with open(self.path, "a") as f:
+                f.write(f"{torch.get_num_threads()}\n")
+
+    log = tmp_path / "threads.txt"
+    ali = ALITransformer(callbacks=[RecordThreads(str(log))], random_state=0, **tiny)
+    pipe = Pipeline([("ali", ali), ("svm", LinearSVC())])
+    search = GridSearchCV(pipe, {"ali__n_components": [2, 4]}, cv=2, n_jobs=2)
+    search.fit(digits_flat, digits[1])
+    assert search.best_params_["ali__n_components"] in (2, 4)
+    best_ali = search.best_estimator_.named_steps["ali"]
+    assert best_ali.transform(digits_flat).shape[1] in (2, 4)
+    # Worker processes share the cores instead of each using all of them.
+    threads = [int(t) for t in log.read_text().split()]
+    assert len(threads) >= 4
+    assert max(threads[:-1]) <= max(1, torch.get_num_threads() // 2)
+
+
+def test_joblib_round_trip_gives_identical_transform(tmp_path, digits_images, tiny):
+    ali = ALITransformer(random_state=0, **tiny).fit(digits_images)
+    path = tmp_path / "ali.joblib"
+    joblib.dump(ali, path)
+    loaded = joblib.load(path)
+    np.testing.assert_array_equal(
+        loaded.transform(digits_images), ali.transform(digits_images)
+    )
+    np.testing.assert_array_equal(
+        loaded.sample(3, random_state=0), ali.sample(3, random_state=0)
+    )
+    assert len(loaded.history_) == len(ali.history_)
+
+
+def test_model_pickled_with_cuda_device_loads_on_cpu(digits_flat, tiny):
+    """A net saved on a CUDA machine is mapped to the CPU when CUDA is absent.
+
+    Without a GPU the state is simulated: the skorch net claims ``cuda`` as
+    it does for a model trained with ``keep_on_device=True``; unpickling
+    must map it to the CPU and transform as before.
+    """
+    ali = ALITransformer(random_state=0, **tiny).fit(digits_flat)
+    expected = ali.transform(digits_flat)
+    ali.net_.device = "cuda"
+    buffer = io.BytesIO()
+    pickle.dump(ali, buffer)
+    buffer.seek(0)
+    if torch.cuda.is_available():
+        pytest.skip("needs a machine without CUDA")
+    with pytest.warns(UserWarning, match="CUDA"):
+        loaded = pickle.load(buffer)
+    assert torch.device(loaded.net_.device).type == "cpu"
+    np.testing.assert_allclose(loaded.transform(digits_flat), expected, rtol=1e-6)
+
+
+# -- input validation --------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "bad, match",
+    [
+        (np.full((10, 3), np.nan), "NaN"),
+        (np.full((10, 3), np.inf), "infinity"),
+        (np.array([["a", "b"], ["c", "d"]]), "string|numeric"),
+        (np.zeros((1, 3)), "1 sample"),
+        (np.zeros((0, 3)), "0 sample"),
+        (np.zeros(5), "2D array"),
+        (np.zeros((4, 2, 3)), "3 dimensions"),
+    ],
+)
+def test_fit_rejects_bad_input(bad, match, tiny):
+    with pytest.raises(ValueError, match=match):
+        ALITransformer(**tiny).fit(bad)
+
+
+def test_sparse_input_is_rejected(tiny):
+    with pytest.raises(TypeError, match="[Ss]parse"):
+        ALITransformer(**tiny).fit(sp.random(20, 5, format="csr", random_state=0))
+
+
+def test_transform_checks_features_and_image_shape(digits_images, tiny):
+    ali = ALITransformer(random_state=0, **tiny).fit(digits_images)
+    with pytest.raises(ValueError, match="64 features"):
+        ali.transform(np.zeros((3, 10)))
+    with pytest.raises(ValueError, match="image shape"):
+        ali.transform(np.zeros((3, 1, 4, 16)))
+    with pytest.raises(ValueError, match="NaN"):
+        ali.transform(np.full((3, 1, 8, 8), np.nan))
+    with pytest.raises(ValueError, match="n_components=4"):
+        ali.inverse_transform(np.zeros((2, 3)))
+
+
+@pytest.mark.parametrize(
+    "method, args",
+    [
+        ("transform", (np.zeros((2, 3)),)),
+        ("encode", (np.zeros((2, 3)),)),
+        ("inverse_transform", (np.zeros((2, 3)),)),
+        ("sample", (2,)),
+    ],
+)
+def test_unfitted_model_raises_not_fitted(method, args):
+    with pytest.raises(NotFittedError):
+        getattr(ALITransformer(), method)(*args)
+    with pytest.raises(NotFittedError):
+        ALITransformer().encoder_  # noqa: B018
+
+
+@pytest.mark.parametrize(
+    "params, match",
+    [
+        ({"n_components": 0}, "n_components"),
+        ({"architecture": "resnet"}, "architecture"),
+        ({"features": "logits"}, "features"),
+        ({"encoder": "variational"}, "encoder"),
+        ({"learning_rate": -1.0}, "learning_rate"),
+        ({"dropout": 1.0}, "dropout"),
+        ({"hidden_layer_sizes": (16, 0)}, "hidden_layer_sizes"),
+        ({"betas": (0.5,)}, "betas"),
+        ({"image_shape": (8, 8)}, "image_shape"),
+        ({"image_shape": (1, 4, 4)}, "image_shape"),
+        ({"architecture": "conv"}, "needs images"),
+        ({"architecture": "svhn", "image_shape": (1, 8, 8)}, "3x32x32"),
+        ({"device": "not-a-device"}, "device"),
+    ],
+)
+def test_invalid_parameters_are_named(params, match, digits_flat, tiny):
+    with pytest.raises(ValueError, match=match):
+        ALITransformer(**{**tiny, **params}).fit(digits_flat)
+
+
+def test_conv_needs_images_of_at_least_8_pixels(tiny):
+    X = np.random.RandomState(0).rand(20, 1, 4, 4)
+    with pytest.raises(ValueError, match="at least 8x8"):
+        ALITransformer(**tiny).fit(X)
+    # The MLP handles small images.
+    mlp = ALITransformer(architecture="mlp", **tiny).fit(X)
+    assert mlp.sample(1).shape == (1, 1, 4, 4)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+def test_cuda_request_without_cuda_is_a_clear_error(digits_flat, tiny):
+    with pytest.raises(ValueError, match="CUDA is not available"):
+        ALITransformer(device="cuda", **tiny).fit(digits_flat)
+
+
+def test_auto_device_is_cpu_without_cuda(digits_flat, tiny):
+    ali = ALITransformer(random_state=0, **tiny).fit(digits_flat)
+    assert ali.device_ == ("cuda" if torch.cuda.is_available() else "cpu")
+
+
+# -- GPU (runs where CUDA is present) ----------------------------------------
+
+cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+
+
+@cuda
+def test_cuda_fit_moves_networks_to_cpu(digits_images, tiny):
+    ali = ALITransformer(device="cuda", random_state=0, **tiny).fit(digits_images)
+    assert ali.device_.startswith("cuda")
+    assert next(ali.encoder_.parameters()).device.type == "cpu"
+    assert np.isfinite(ali.transform(digits_images)).all()
+
+
+@cuda
+def test_cuda_keep_on_device_and_load_on_cpu(tmp_path, digits_images, tiny):
+    import subprocess
+    import sys
+
+    ali = ALITransformer(device="cuda", keep_on_device=True, random_state=0, **tiny)
+    ali.fit(digits_images)
+    assert next(ali.encoder_.parameters()).is_cuda
+    expected = ali.transform(digits_images)
+    joblib.dump(ali, tmp_path / "gpu.joblib")
+    np.save(tmp_path / "x.npy", digits_images)
+    np.save(tmp_path / "expected.npy", expected)
+    code = (
+        "import joblib, numpy as np; "
+        f"m = joblib.load(r'{tmp_path / 'gpu.joblib'}'); "
+        f"x = np.load(r'{tmp_path / 'x.npy'}'); "
+        f"e = np.load(r'{tmp_path / 'expected.npy'}'); "
+        "np.testing.assert_allclose(m.transform(x), e, rtol=1e-2, atol=1e-2); "
+        "import torch; assert torch.device(m.net_.device).type == 'cpu'"
+    )
+    env = {**__import__("os").environ, "CUDA_VISIBLE_DEVICES": ""}
+    subprocess.run([sys.executable, "-c", code], check=True, env=env)
