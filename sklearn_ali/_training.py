@@ -6,7 +6,6 @@ optimizers, the simultaneous discriminator/generator step, and a guard that
 stops training on a non-finite loss and restores the last good weights.
 """
 
-import copy
 import math
 
 import torch
@@ -63,6 +62,11 @@ class DivergenceGuard(Callback):
     def on_train_begin(self, net, **kwargs):
         self._snapshot(net)
 
+    def on_train_end(self, net, **kwargs):
+        # The copies served only during training; a pickled model need not
+        # carry them.
+        self.snapshot_ = None
+
     def on_epoch_end(self, net, **kwargs):
         row = net.history[-1]
         if all(math.isfinite(row.get(key, 0.0)) for key in ("d_loss", "g_loss")):
@@ -70,6 +74,7 @@ class DivergenceGuard(Callback):
             return
         for name, state in self.snapshot_.items():
             getattr(net, name).load_state_dict(state)
+        self.snapshot_ = None
         kept = f"after epoch {self.epoch_}" if self.epoch_ else "of initialisation"
         raise TrainingDivergedError(
             f"ALI training diverged: non-finite loss at epoch {row['epoch']} "
@@ -80,8 +85,13 @@ class DivergenceGuard(Callback):
 
     def _snapshot(self, net):
         self.epoch_ = net.history[-1]["epoch"] if len(net.history) else 0
+        # Kept on the CPU: GPU memory is scarcer, and CUDA tensors here would
+        # not be mapped to the CPU when a model is unpickled without CUDA.
         self.snapshot_ = {
-            name: copy.deepcopy(getattr(net, name).state_dict())
+            name: {
+                k: v.detach().to("cpu", copy=True)
+                for k, v in getattr(net, name).state_dict().items()
+            }
             for name in ("encoder_", "decoder_", "discriminator_")
         }
 
@@ -101,13 +111,18 @@ class ALINet(NeuralNet):
         Latent size; the prior is N(0, I) in that many dimensions.
     lr_d : float
         Discriminator learning rate (``lr`` is the generators').
+    betas : tuple of float
+        Adam's betas for both optimizers.
     reconstruction_weight : float
-        Weight of the L1 cycle term |x - G_x(G_z(x))| (ALICE) in the
+        Weight of the L1 cycle term ``|x - G_x(G_z(x))|`` (ALICE) in the
         encoder/decoder loss; 0 gives the paper's pure adversarial ALI.
     use_amp : bool
         bf16 autocast on CUDA.
     channels_last : bool
         channels_last memory format for conv networks on CUDA.
+    **kwargs
+        Any other :class:`skorch.NeuralNet` argument (``lr``, ``max_epochs``,
+        ``batch_size``, ``callbacks``, ``device``, ...).
     """
 
     def __init__(

@@ -98,7 +98,7 @@ class ALITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         from winning outright early in training.
 
     reconstruction_weight : float, default=1.0
-        Weight of the L1 cycle term |x - G_x(G_z(x))| (ALICE, Li et al. 2017)
+        Weight of the L1 cycle term ``|x - G_x(G_z(x))|`` (ALICE, Li et al. 2017)
         in the encoder/decoder loss, on scaled data. It anchors the encoder to
         the data early in training; 0 gives the paper's pure ALI.
 
@@ -506,7 +506,7 @@ class ALITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
 
         Returns
         -------
-        X_original : ndarray of shape (n_samples, n_features_in_) or (n, C, H, W)
+        X_original : ndarray of shape (n_samples, n_features) or (n, C, H, W)
             G_x(z), the decoder's output, shaped like the training input.
         """
         check_is_fitted(self)
@@ -525,7 +525,7 @@ class ALITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
 
         Returns
         -------
-        X : ndarray of shape (n_samples, n_features_in_) or (n_samples, C, H, W)
+        X : ndarray of shape (n_samples, n_features) or (n_samples, C, H, W)
             Samples in the input's units and shape.
         """
         check_is_fitted(self)

@@ -138,3 +138,8 @@ def test_default_training_is_balanced_on_digits(digits_images):
     # A discriminator that wins outright classifies both joints perfectly.
     assert last["d_real_acc"] < 0.99 or last["d_fake_acc"] < 0.99
     assert last["d_loss"] > 0.1
+
+
+def test_fitted_model_does_not_carry_weight_snapshots(digits_flat, tiny):
+    ali = ALITransformer(random_state=0, **tiny).fit(digits_flat)
+    assert dict(ali.net_.callbacks_)["divergence_guard"].snapshot_ is None
