@@ -265,6 +265,17 @@ class ALITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         return self.net_.discriminator_
 
     @property
+    def _n_features_out(self):
+        # A property, not a fitted value: ``features`` may be switched on a
+        # fitted model (one fit, several feature sets).
+        if self.features != "hidden":
+            return self.n_components
+        probe = torch.zeros(2, *self._network_input_shape())
+        with torch.inference_mode():
+            hidden = self.net_.encoder_.hidden_features(probe.to(self._module_device()))
+        return hidden.shape[1]
+
+    @property
     def history_(self):
         check_is_fitted(self)
         return self.net_.history
@@ -453,12 +464,6 @@ class ALITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
             net.device = "cpu"
         for module in (net.encoder_, net.decoder_, net.discriminator_):
             module.eval()
-        self._n_features_out = self.n_components
-        if self.features == "hidden":
-            probe = torch.zeros(2, *self._network_input_shape())
-            with torch.inference_mode():
-                hidden = net.encoder_.hidden_features(probe.to(self._module_device()))
-            self._n_features_out = hidden.shape[1]
 
     # -- transform and friends ---------------------------------------------
 

@@ -7,7 +7,6 @@ and keep downloaded files under a ``data_home`` folder.
 
 import hashlib
 import logging
-import numbers
 import os
 import pickle
 import tarfile
@@ -18,6 +17,8 @@ from typing import NamedTuple
 
 import numpy as np
 from sklearn.utils import Bunch, check_random_state
+
+from ._validation import check_int, check_positive_float
 
 __all__ = [
     "load_cifar10",
@@ -179,10 +180,10 @@ def make_gaussian_grid(
     >>> centers[0], centers[-1]
     (array([-4., -4.]), array([4., 4.]))
     """
-    n_samples = _check_int(n_samples, "n_samples", minimum=1)
-    n_modes_per_side = _check_int(n_modes_per_side, "n_modes_per_side", minimum=1)
-    spacing = _check_positive_float(spacing, "spacing")
-    std = _check_positive_float(std, "std")
+    n_samples = check_int(n_samples, "n_samples", minimum=1)
+    n_modes_per_side = check_int(n_modes_per_side, "n_modes_per_side", minimum=1)
+    spacing = check_positive_float(spacing, "spacing")
+    std = check_positive_float(std, "std")
     rng = check_random_state(random_state)
 
     centers = _grid_centers(n_modes_per_side, spacing)
@@ -446,22 +447,6 @@ def load_mnist_5k(*, return_X_y=False):
         target=target,
         DESCR=_MNIST_5K_DESCR,
     )
-
-
-def _check_int(value, name, *, minimum):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an integer; got {value!r}.")
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}; got {value}.")
-    return int(value)
-
-
-def _check_positive_float(value, name):
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a real number; got {value!r}.")
-    if not (np.isfinite(value) and value > 0):
-        raise ValueError(f"{name} must be positive and finite; got {value}.")
-    return float(value)
 
 
 def _grid_centers(n_per_side, spacing):

@@ -22,6 +22,8 @@ from sklearn.svm import LinearSVC
 from sklearn.utils import Bunch, _safe_indexing, check_random_state
 from sklearn.utils.validation import check_array, check_is_fitted
 
+from ._validation import check_int, check_positive_float
+
 __all__ = ["count_modes", "semi_supervised_score"]
 
 # Labelled draws averaged per value of C during model selection.
@@ -159,8 +161,8 @@ def semi_supervised_score(
     True
     """
     rng = check_random_state(random_state)
-    n_labeled = _check_int(n_labeled, "n_labeled", minimum=1)
-    n_repeats = _check_int(n_repeats, "n_repeats", minimum=1)
+    n_labeled = check_int(n_labeled, "n_labeled", minimum=1)
+    n_repeats = check_int(n_repeats, "n_repeats", minimum=1)
     validation_size = _check_split_size(validation_size, "validation_size")
     C_grid = _check_C_grid(C_grid)
     y = _check_labels(y, "y")
@@ -315,8 +317,8 @@ def count_modes(samples, means, std, *, n_std=3.0):
             f"samples have {samples.shape[1]} dimensions but means have "
             f"{means.shape[1]}."
         )
-    std = _check_positive_float(std, "std")
-    n_std = _check_positive_float(n_std, "n_std")
+    std = check_positive_float(std, "std")
+    n_std = check_positive_float(n_std, "n_std")
 
     assignments, distances = pairwise_distances_argmin_min(samples, means)
     assignments = assignments.astype(np.int64)
@@ -330,22 +332,6 @@ def count_modes(samples, means, std, *, n_std=3.0):
         n_modes_high_quality=int(np.unique(assignments[high_quality]).size),
         assignments=assignments,
     )
-
-
-def _check_int(value, name, *, minimum):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an integer; got {value!r}.")
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}; got {value}.")
-    return int(value)
-
-
-def _check_positive_float(value, name):
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a real number; got {value!r}.")
-    if not (np.isfinite(value) and value > 0):
-        raise ValueError(f"{name} must be positive and finite; got {value}.")
-    return float(value)
 
 
 def _check_split_size(value, name):
