@@ -599,9 +599,20 @@ class ALITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         return next(self.net_.encoder_.parameters()).device
 
     def _to_network_input(self, X, device="cpu"):
-        x = (np.asarray(X, dtype=np.float64) - self.data_offset_) / self.data_scale_
-        x = torch.tensor(x, dtype=torch.float32, device=device)
-        return x.reshape(len(x), *self._network_input_shape())
+        """Scale X into a float32 tensor shaped for the networks.
+
+        Works chunk by chunk, so no full float64 copy of X is made. Images
+        are scaled in float32 (exact enough for pixels); tabular data in
+        float64, where an offset can dwarf the spread.
+        """
+        dtype = np.float32 if self.image_shape_ is not None else np.float64
+        offset = np.asarray(self.data_offset_, dtype=dtype)
+        scale = np.asarray(self.data_scale_, dtype=dtype)
+        x = torch.empty((len(X), self.n_features_in_), dtype=torch.float32)
+        for start in range(0, len(X), _INFERENCE_BATCH):
+            chunk = np.asarray(X[start : start + _INFERENCE_BATCH], dtype=dtype)
+            x[start : start + len(chunk)] = torch.from_numpy((chunk - offset) / scale)
+        return x.to(device).reshape(len(x), *self._network_input_shape())
 
     def _encode_batch(self, x, noise=None):
         encoder = self.net_.encoder_
@@ -615,30 +626,37 @@ class ALITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         out_dtype = X.dtype if X.dtype in (np.float32, np.float64) else np.float64
         device = self._module_device()
         self.net_.encoder_.eval()
-        outputs = []
+        out = None  # allocated once the first batch gives the width
         # features="sample" draws its noise from random_state, not torch's RNG.
-        rng = check_random_state(self.random_state)
+        rng = (
+            check_random_state(self.random_state) if self.features == "sample" else None
+        )
         with torch.inference_mode():
             for start in range(0, len(X), _INFERENCE_BATCH):
                 x = self._to_network_input(X[start : start + _INFERENCE_BATCH], device)
-                noise = rng.standard_normal((len(x), self.n_components))
-                noise = torch.tensor(noise, dtype=torch.float32, device=device)
-                outputs.append(fn(x, noise).float().cpu().numpy().astype(out_dtype))
-        return np.concatenate(outputs)
+                noise = None
+                if rng is not None:
+                    noise = rng.standard_normal((len(x), self.n_components))
+                    noise = torch.tensor(noise, dtype=torch.float32, device=device)
+                features = fn(x, noise).float().cpu().numpy()
+                if out is None:
+                    out = np.empty((len(X), features.shape[1]), dtype=out_dtype)
+                out[start : start + len(x)] = features
+        return out
 
     def _decode(self, Z):
         device = self._module_device()
         decoder = self.net_.decoder_
         decoder.eval()
-        chunks = []
+        X = np.empty((len(Z), self.n_features_in_))
         with torch.inference_mode():
             for start in range(0, len(Z), _INFERENCE_BATCH):
                 z = torch.tensor(
                     Z[start : start + _INFERENCE_BATCH], dtype=torch.float32
                 )
-                x = decoder(z.to(device)).float().cpu().numpy().astype(np.float64)
-                chunks.append(x.reshape(len(x), -1))
-        X = np.concatenate(chunks) * self.data_scale_ + self.data_offset_
+                x = decoder(z.to(device)).float().cpu().numpy()
+                X[start : start + len(x)] = x.reshape(len(x), -1)
+        X = X * self.data_scale_ + self.data_offset_
         if self._input_ndim_ == 4:
             return X.reshape(len(X), *self.image_shape_)
         return X
