@@ -1,0 +1,114 @@
+"""Smoke runs of the benchmark scripts in their ``--quick`` mode.
+
+Each script runs in a subprocess from the repository root, as a user would
+start it; the test checks the exit status and the key lines of its table, not
+the numbers (quick runs train for a few steps only).
+"""
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+NUMBER = r"-?\d+(?:\.\d+)?"
+
+
+def run_script(*args, timeout=300):
+    env = dict(os.environ)
+    # The quick runs are tiny; several torch threads on a loaded machine would
+    # spend more time waiting for each other than computing.
+    env.setdefault("OMP_NUM_THREADS", "1")
+    env.setdefault("MKL_NUM_THREADS", "1")
+    proc = subprocess.run(
+        [sys.executable, *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    assert proc.returncode == 0, (
+        f"{' '.join(args)} exited with {proc.returncode}\n"
+        f"--- stdout\n{proc.stdout}\n--- stderr\n{proc.stderr}"
+    )
+    assert proc.stdout.startswith("# machine: "), proc.stdout
+    return proc.stdout
+
+
+def assert_lines(output, patterns):
+    for pattern in patterns:
+        assert re.search(pattern, output, flags=re.MULTILINE), (
+            f"no line matches {pattern!r} in\n{output}"
+        )
+
+
+def toy_row(seed):
+    """Seed, modes and ≤3σ for ALI and GAN, 4 encoder figures, 2 times."""
+    return (
+        rf"^\s+{seed}\s+\d+\s+{NUMBER}%\s+\d+\s+{NUMBER}%"
+        rf"(\s+{NUMBER}%?){{6}}$"
+    )
+
+
+def test_toy_modes_quick():
+    out = run_script("benchmarks/toy_modes.py", "--quick")
+    assert_lines(
+        out,
+        [
+            r"^seed\s+ALI modes\s+ALI ≤3σ\s+GAN modes",
+            toy_row(0),
+            toy_row(1),
+            rf"^ALI\s+{NUMBER} ± {NUMBER}\s+\d+\s+\d+\s+\d/2\s+.*13\.4 ± 5\.8",
+            rf"^GAN\s+{NUMBER} ± {NUMBER}\s+\d+\s+\d+\s+\d/2\s+.*10\.4 ± 9\.2",
+            rf"^ALI encoder on held-out points .*\|z mean\| {NUMBER}.*z std {NUMBER}",
+            r"^Target: ALI covers 25/25 on >= 9 of 10 seeds; here \d of 2\.$",
+        ],
+    )
+
+
+def test_speed_quick():
+    out = run_script("benchmarks/speed.py", "--quick")
+    assert_lines(
+        out,
+        [
+            r"torch threads \d+",
+            r"^## \(a\) fit throughput",
+            rf"^conv, 200 x 1x28x28(\s+{NUMBER}){{3}}\s+<= 1\.05$",
+            rf"^mlp, 300 x 64(\s+{NUMBER}){{3}}\s+<= 1\.05$",
+            r"^## \(b\) transform throughput",
+            rf"^conv, 200 x 1x28x28(\s+{NUMBER}){{3}}\s+>= 0\.95$",
+            rf"^mlp, 300 x 64(\s+{NUMBER}){{3}}\s+>= 0\.95$",
+            r"^## \(c\) transform peak memory",
+            *(rf"^\s+{n}(\s+({NUMBER}|n/a)){{6}}$" for n in (500, 1000, 2000)),
+        ],
+    )
+
+
+def test_svhn_quick_reads_synthetic_mat_files():
+    out = run_script("benchmarks/svhn.py", "--quick")
+    assert_lines(
+        out,
+        [
+            r"^# synthetic SVHN files \(100 train, 50 test\)",
+            r"^# SVHN train \(100, 3, 32, 32\), test \(50, 3, 32, 32\)",
+            rf"^ALI \+ L2-SVM\s+20\s+2\s+\d+\s+{NUMBER}\s+{NUMBER} ± {NUMBER}"
+            r"\s+19\.14 ± 0\.50$",
+        ],
+    )
+
+
+def test_semi_supervised_quick_on_digits():
+    out = run_script("benchmarks/semi_supervised.py", "--quick", "--dataset", "digits")
+    row = rf"\s+100\s+\d+\s+{NUMBER} ± {NUMBER}\s+{NUMBER}$"
+    assert_lines(
+        out,
+        [
+            r"^## digits: \d+ training pool, \d+ test",
+            *(
+                rf"^{name}{row}"
+                for name in ("raw pixels", r"PCA \(50\)", "ALI mean", "ALI hidden")
+            ),
+        ],
+    )
