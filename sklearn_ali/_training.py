@@ -11,7 +11,6 @@ import math
 import torch
 from skorch import NeuralNet
 from skorch.callbacks import Callback, EpochTimer, PrintLog
-from skorch.utils import to_device
 from torch.utils.data import BatchSampler, DataLoader, RandomSampler, SequentialSampler
 
 # Per-batch quantities recorded in the history, in the order train_step stacks them.
@@ -200,7 +199,8 @@ class ALINet(NeuralNet):
     # -- the adversarial step -------------------------------------------
 
     def _prepare(self, batch):
-        x = to_device(batch, self.device)
+        # Pinned host memory + non_blocking: the copy overlaps the previous step.
+        x = batch.to(self.device, non_blocking=True)
         if self.channels_last and x.dim() == 4 and x.is_cuda:
             x = x.contiguous(memory_format=torch.channels_last)
         return x

@@ -74,14 +74,18 @@ class ALITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         max-pooled to at most 4x4) concatenated with mu, as in the paper's
         SVHN protocol.
 
-    max_epochs : int, default=40
-        Passes over the training data.
+    max_epochs : int, default=20
+        Passes over the training data. On MNIST-5k the features improve little
+        after 10-15 epochs while the game keeps balancing (see
+        ``docs/benchmarks.md``); 20 epochs of the 28x28 conv network take about
+        two minutes on 2 CPU cores.
 
     batch_size : int, default=100
         Samples per adversarial step.
 
     learning_rate : float, default=2e-4
-        Adam learning rate of the encoder and decoder.
+        Adam learning rate of the encoder and decoder (DCGAN's rate; the
+        measured alternatives are in ``docs/benchmarks.md``).
 
     discriminator_learning_rate : float, default=None
         Adam learning rate of the discriminator; ``None`` uses
@@ -97,10 +101,12 @@ class ALITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         Spectral normalisation of the discriminator's layers, which keeps it
         from winning outright early in training.
 
-    reconstruction_weight : float, default=1.0
+    reconstruction_weight : float, default=10.0
         Weight of the L1 cycle term ``|x - G_x(G_z(x))|`` (ALICE, Li et al. 2017)
-        in the encoder/decoder loss, on scaled data. It anchors the encoder to
-        the data early in training; 0 gives the paper's pure ALI.
+        in the encoder/decoder loss, on scaled data (mean over features). It
+        makes the encoder carry the content of x into z: with weight 1 the
+        latent means were worse features than raw pixels on MNIST-5k, with 10
+        they beat them. 0 gives the paper's pure ALI.
 
     device : str or torch.device, default="auto"
         ``"auto"`` trains on CUDA when available, else on the CPU.
@@ -212,14 +218,14 @@ class ALITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         conv_width=32,
         encoder="stochastic",
         features="mean",
-        max_epochs=40,
+        max_epochs=20,
         batch_size=100,
         learning_rate=2e-4,
         discriminator_learning_rate=None,
         betas=(0.5, 0.999),
         dropout=0.2,
         spectral_norm=True,
-        reconstruction_weight=1.0,
+        reconstruction_weight=10.0,
         device="auto",
         keep_on_device=False,
         callbacks=None,

@@ -28,9 +28,11 @@ __all__ = ["count_modes", "semi_supervised_score"]
 
 # Labelled draws averaged per value of C during model selection.
 _N_SELECTION_DRAWS = 5
-# Generous enough for standardised features and C <= 10 on a few thousand
-# labelled examples; the remaining non-converged fits are handled below.
-_SVM_MAX_ITER = 10_000
+# On separable labelled sets with a large C, liblinear's dual solver runs to
+# whatever cap it is given (on MNIST-5k raw pixels, minutes per setting at
+# 10,000); twice sklearn's default keeps the protocol's hundreds of fits
+# affordable.
+_SVM_MAX_ITER = 2_000
 _SEED_HIGH = np.iinfo(np.int32).max
 
 
@@ -437,6 +439,10 @@ def _fit_svm(features, y, rows, C, rng):
     svm = LinearSVC(
         C=C,
         loss="squared_hinge",
+        # dual="auto" picks the primal solver once n_labeled exceeds the
+        # feature count; on MNIST-5k pixels (1,000 labels, C=1) it took 29 s a
+        # fit against 1.6 s for the dual solver, at the same accuracy.
+        dual=True,
         max_iter=_SVM_MAX_ITER,
         random_state=rng.randint(_SEED_HIGH),
     )
