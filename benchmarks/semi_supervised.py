@@ -17,6 +17,7 @@ Usage::
 
     python benchmarks/semi_supervised.py                 # both datasets
     python benchmarks/semi_supervised.py --dataset mnist --repeats 10
+    python benchmarks/semi_supervised.py --dataset mnist --learners ALI
     python benchmarks/semi_supervised.py --quick         # smoke run, seconds
 """
 
@@ -75,7 +76,7 @@ def flat(X):
     return X.reshape(len(X), -1)
 
 
-def run(dataset, repeats, quick, seed):
+def run(dataset, repeats, quick, seed, names=None):
     X, y = load(dataset)
     if quick:
         X, y = X[:600], y[:600]
@@ -92,6 +93,8 @@ def run(dataset, repeats, quick, seed):
     )
     rows = []
     for name, learner in learners(quick, seed).items():
+        if names and name.split()[0] not in names:
+            continue
         fitted, fit_time = learner, 0.0
         if learner != "passthrough":
             fitted = clone(learner)
@@ -136,6 +139,12 @@ def main():
     )
     parser.add_argument("--repeats", type=int, default=10, help="labelled draws")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--learners",
+        nargs="*",
+        choices=["raw", "PCA", "BernoulliRBM", "ALI"],
+        help="run only these feature learners",
+    )
     parser.add_argument("--quick", action="store_true", help="tiny smoke run")
     args = parser.parse_args()
     print(
@@ -144,7 +153,8 @@ def main():
     )
     datasets = ["mnist", "digits"] if args.dataset == "both" else [args.dataset]
     for dataset in datasets:
-        run(dataset, 2 if args.quick else args.repeats, args.quick, args.seed)
+        repeats = 2 if args.quick else args.repeats
+        run(dataset, repeats, args.quick, args.seed, args.learners)
 
 
 if __name__ == "__main__":

@@ -112,3 +112,20 @@ def test_semi_supervised_quick_on_digits():
             ),
         ],
     )
+
+
+def test_stability_quick():
+    out = run_script("benchmarks/stability.py", "--quick")
+    assert_lines(
+        out,
+        [
+            r"^raw pixels: 100 labels " + NUMBER + " %",
+            rf"^default\s+0\s+yes\s+(yes|no)\s+{NUMBER}",
+            rf"^no spectral norm\s+0\s+(yes|NO)\s+(yes|no)\s+{NUMBER}",
+        ],
+    )
+
+
+def test_learning_curve_quick():
+    out = run_script("benchmarks/learning_curve.py", "--quick")
+    assert_lines(out, [rf"^\s+1\s+{NUMBER}\s+{NUMBER}(\s+{NUMBER}){{5}}$"])
