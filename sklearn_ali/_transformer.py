@@ -617,6 +617,7 @@ class ALITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         x = torch.empty((len(X), self.n_features_in_), dtype=torch.float32)
         for start in range(0, len(X), _INFERENCE_BATCH):
             chunk = np.asarray(X[start : start + _INFERENCE_BATCH], dtype=dtype)
+            chunk = chunk.reshape(len(chunk), -1)  # rows or (n, C, H, W) images
             x[start : start + len(chunk)] = torch.from_numpy((chunk - offset) / scale)
         return x.to(device).reshape(len(x), *self._network_input_shape())
 
