@@ -15,6 +15,7 @@ from torch.utils.data import BatchSampler, DataLoader, RandomSampler, Sequential
 
 # Per-batch quantities recorded in the history, in the order train_step stacks them.
 BATCH_KEYS = ("d_loss", "g_loss", "d_real_acc", "d_fake_acc", "recon_loss")
+_MODULES = ("encoder", "decoder", "discriminator")
 
 
 class TrainingDivergedError(RuntimeError):
@@ -91,7 +92,7 @@ class DivergenceGuard(Callback):
                 k: v.detach().to("cpu", copy=True)
                 for k, v in getattr(net, name).state_dict().items()
             }
-            for name in ("encoder_", "decoder_", "discriminator_")
+            for name in (m + "_" for m in _MODULES)
         }
 
 
@@ -152,6 +153,23 @@ class ALINet(NeuralNet):
         self.reconstruction_weight = reconstruction_weight
         self.use_amp = use_amp
         self.channels_last = channels_last
+
+    # -- pickling ----------------------------------------------------------
+
+    def __getstate__(self):
+        state = super().__getstate__()
+        # The init arguments are the very modules held in encoder_ etc.;
+        # pickled again they would double the file and escape skorch's
+        # mapping of CUDA tensors to the CPU on machines without CUDA.
+        for name in _MODULES:
+            state[name] = None
+        return state
+
+    def __setstate__(self, state):
+        super().__setstate__(state)
+        for name in _MODULES:
+            if self.__dict__.get(name) is None and name + "_" in self.__dict__:
+                self.__dict__[name] = self.__dict__[name + "_"]
 
     # -- skorch set-up ---------------------------------------------------
 

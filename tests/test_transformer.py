@@ -306,6 +306,11 @@ def test_joblib_round_trip_gives_identical_transform(tmp_path, digits_images, ti
         loaded.sample(3, random_state=0), ali.sample(3, random_state=0)
     )
     assert len(loaded.history_) == len(ali.history_)
+    # Each network is stored once (under skorch's device mapping) and the
+    # net's init arguments point at the trained modules again.
+    for name in ("encoder", "decoder", "discriminator"):
+        assert getattr(loaded.net_, name) is getattr(loaded.net_, name + "_")
+        assert ali.net_.__getstate__()[name] is None
 
 
 def test_model_pickled_with_cuda_device_loads_on_cpu(digits_flat, tiny):
