@@ -4,8 +4,16 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from sklearn_ali import ALITransformer
 
-# Every check passes; a failing one must be listed here with its reason.
-EXPECTED_FAILED_CHECKS = {}
+# A failing check must be listed here with its reason.
+EXPECTED_FAILED_CHECKS = {
+    "check_methods_subset_invariance": (
+        "transform runs float32 networks; with several CPU threads, a matrix "
+        "product over a mini-batch can round differently from the same rows in "
+        "a larger batch (seen: 1.8e-07 absolute on one element), beyond the "
+        "check's rtol=1e-07 tolerance. Row-by-row agreement to float32 precision "
+        "is tested in test_transform_is_per_sample_and_batched."
+    ),
+}
 
 
 @parametrize_with_checks(
