@@ -27,13 +27,11 @@ import argparse
 import platform
 import time
 
-import numpy as np
 import torch
-from sklearn.datasets import load_digits
+from semi_supervised import load  # the sibling script: same data, same shuffle
 from sklearn.model_selection import train_test_split
 
 from sklearn_ali import ALITransformer, TrainingDivergedError
-from sklearn_ali.datasets import load_mnist_5k
 from sklearn_ali.evaluation import semi_supervised_score
 
 VARIANTS = {
@@ -47,17 +45,6 @@ VARIANTS = {
     "lr 1e-4": {"learning_rate": 1e-4},
     "lr 5e-4": {"learning_rate": 5e-4},
 }
-
-
-def load(name):
-    if name == "mnist":
-        X, y = load_mnist_5k(return_X_y=True)
-        X = X.reshape(-1, 1, 28, 28)
-    else:
-        digits = load_digits()
-        X, y = digits.images[:, None], digits.target
-    order = np.random.RandomState(0).permutation(len(X))
-    return X[order], y[order]
 
 
 def score(transformer, X_pool, y_pool, X_test, y_test, label_counts, repeats):
