@@ -316,6 +316,9 @@ def main():
     parser.add_argument(
         "--memory-rows", type=int, nargs="+", default=[2000, 8000, 32000]
     )
+    parser.add_argument(
+        "--models", nargs="+", choices=["conv", "mlp"], default=["conv", "mlp"]
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--quick", action="store_true", help="tiny smoke run")
     args = parser.parse_args()
@@ -335,6 +338,7 @@ def main():
         (f"conv, {args.n_images} x 1x28x28", images),
         (f"mlp, {args.n_tabular} x 64", tabular),
     ]
+    models = [(name, X) for name, X in models if name.split(",")[0] in args.models]
 
     print(
         f"\n## (a) fit throughput, images/s (median of {args.repeats}, "
