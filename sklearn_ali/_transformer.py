@@ -605,21 +605,27 @@ class ALITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         return next(self.net_.encoder_.parameters()).device
 
     def _to_network_input(self, X, device="cpu"):
-        """Scale X into a float32 tensor shaped for the networks.
-
-        Works chunk by chunk, so no full float64 copy of X is made. Images
-        are scaled in float32 (exact enough for pixels); tabular data in
-        float64, where an offset can dwarf the spread.
-        """
-        dtype = np.float32 if self.image_shape_ is not None else np.float64
-        offset = np.asarray(self.data_offset_, dtype=dtype)
-        scale = np.asarray(self.data_scale_, dtype=dtype)
-        x = torch.empty((len(X), self.n_features_in_), dtype=torch.float32)
+        """Scale X, rows or (n, C, H, W) images, into a network-shaped tensor."""
+        x = torch.empty((len(X), self.n_features_in_))
+        scaling = self._scaling()
         for start in range(0, len(X), _INFERENCE_BATCH):
-            chunk = np.asarray(X[start : start + _INFERENCE_BATCH], dtype=dtype)
-            chunk = chunk.reshape(len(chunk), -1)  # rows or (n, C, H, W) images
-            x[start : start + len(chunk)] = torch.from_numpy((chunk - offset) / scale)
+            stop = start + _INFERENCE_BATCH
+            _scale_into(X[start:stop].reshape(-1, x.shape[1]), x[start:stop], *scaling)
         return x.to(device).reshape(len(x), *self._network_input_shape())
+
+    def _scaling(self):
+        """(shift, factor) tensors with x_scaled = shift + x * factor.
+
+        Tabular data are scaled in float64, where an offset can dwarf the
+        spread; images in float32, exact enough for pixels.
+        """
+        dtype = torch.float32 if self.image_shape_ is not None else torch.float64
+        factor = 1.0 / np.asarray(self.data_scale_, dtype=np.float64)
+        shift = -np.asarray(self.data_offset_, dtype=np.float64) * factor
+        return (
+            torch.as_tensor(shift, dtype=dtype),
+            torch.as_tensor(factor, dtype=dtype),
+        )
 
     def _encode_batch(self, x, noise=None):
         encoder = self.net_.encoder_
@@ -632,7 +638,11 @@ class ALITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
     def _batched_encode(self, X, fn):
         out_dtype = X.dtype if X.dtype in (np.float32, np.float64) else np.float64
         device = self._module_device()
+        shape = self._network_input_shape()
+        scaling = self._scaling()
         self.net_.encoder_.eval()
+        # One staging buffer for all batches keeps transform's memory flat in n.
+        buffer = torch.empty((min(len(X), _INFERENCE_BATCH), self.n_features_in_))
         out = None  # allocated once the first batch gives the width
         # features="sample" draws its noise from random_state, not torch's RNG.
         rng = (
@@ -640,7 +650,9 @@ class ALITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         )
         with torch.inference_mode():
             for start in range(0, len(X), _INFERENCE_BATCH):
-                x = self._to_network_input(X[start : start + _INFERENCE_BATCH], device)
+                chunk = X[start : start + _INFERENCE_BATCH]
+                x = _scale_into(chunk, buffer[: len(chunk)], *scaling)
+                x = x.to(device).reshape(len(x), *shape)
                 noise = None
                 if rng is not None:
                     noise = rng.standard_normal((len(x), self.n_components))
@@ -667,3 +679,26 @@ class ALITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         if self._input_ndim_ == 4:
             return X.reshape(len(X), *self.image_shape_)
         return X
+
+
+# numpy dtypes that torch reads in place (native byte order).
+_TORCH_READABLE = frozenset(
+    np.dtype(name)
+    for name in ("float32", "float64", "uint8", "int8", "int16", "int32", "int64")
+)
+
+
+def _scale_into(X, out, shift, factor):
+    """out[:] = shift + X * factor, in one fused pass; return out.
+
+    X is a 2-D numpy array, read in place where torch can; the arithmetic
+    runs in the promoted dtype of X and the scaling (float64 for tabular
+    data) and is rounded once, into the float32 ``out``.
+    """
+    if X.dtype not in _TORCH_READABLE:  # float16, bool, unsigned, big-endian
+        X = X.astype(np.float64)
+    elif not X.flags.writeable or any(stride < 0 for stride in X.strides):
+        # torch.from_numpy warns on read-only memory (joblib's memmaps) and
+        # rejects negative strides.
+        X = np.array(X)
+    return torch.addcmul(shift, torch.from_numpy(X), factor, out=out)

@@ -1,7 +1,9 @@
 """Behaviour of ALITransformer that users rely on."""
 
+import copy
 import io
 import pickle
+import warnings
 
 import joblib
 import numpy as np
@@ -140,6 +142,46 @@ def test_transform_preserves_float_dtype(digits_flat, tiny):
     assert ali.transform(digits_flat.astype(np.float32)).dtype == np.float32
     assert ali.transform(digits_flat).dtype == np.float64
     assert ali.transform(digits_flat.astype(np.int64)).dtype == np.float64
+
+
+def test_transform_reads_any_numeric_array_layout(tmp_path, digits_flat, tiny):
+    ali = ALITransformer(random_state=0, **tiny).fit(digits_flat)
+    expected = ali.transform(digits_flat)
+    path = tmp_path / "X.npy"
+    np.save(path, digits_flat)
+    layouts = {
+        # joblib hands parallel workers read-only memory maps.
+        "read-only memmap": np.load(path, mmap_mode="r"),
+        "Fortran order": np.asfortranarray(digits_flat),
+        "negative strides": digits_flat[::-1],
+        "big-endian": digits_flat.astype(">f8"),
+    }
+    for name, X in layouts.items():
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            Z = ali.transform(X)
+        if name == "negative strides":
+            Z = Z[::-1]
+        np.testing.assert_allclose(Z, expected, rtol=1e-6, err_msg=name)
+    for dtype in (np.float16, np.uint16, bool):
+        X = digits_flat.astype(dtype)
+        np.testing.assert_allclose(
+            ali.transform(X), ali.transform(X.astype(np.float64)), rtol=1e-6
+        )
+
+
+def test_tabular_scaling_keeps_precision_under_large_offsets(digits_flat, tiny):
+    # In float32, 1e8 + x rounds to a multiple of 8 and the digits are lost;
+    # scaled in float64, shifted data and a shifted model agree.
+    ali = ALITransformer(random_state=0, **tiny).fit(digits_flat + 1e8)
+    unshifted = copy.deepcopy(ali)
+    unshifted.data_offset_ = ali.data_offset_ - 1e8
+    np.testing.assert_allclose(
+        ali.transform(digits_flat + 1e8),
+        unshifted.transform(digits_flat),
+        rtol=1e-5,
+        atol=1e-6,
+    )
 
 
 # -- reproducibility ---------------------------------------------------------
