@@ -89,20 +89,23 @@ class Encoder(nn.Module):
         self.n_components = n_components
         self.stochastic = stochastic
 
-    def _run(self, x):
+    def _hidden(self, x):
         hidden = []
         for block in self.blocks:
             x = block(x)
             hidden.append(x)
-        out = self.head(x).flatten(1)  # (n, k) or (n, 2k)
-        if self.stochastic:
-            mu, s = out.chunk(2, dim=1)
-            return mu, F.softplus(s) + 1e-4, hidden
-        return out, None, hidden
+        return x, hidden
 
     def forward(self, x):
-        mu, sigma, _ = self._run(x)
-        return mu, sigma
+        out = self.head(self._hidden(x)[0]).flatten(1)  # (n, k) or (n, 2k)
+        if self.stochastic:
+            mu, s = out.chunk(2, dim=1)
+            return mu, F.softplus(s) + 1e-4
+        return out, None
+
+    def mean(self, x):
+        """mu(x) alone: a stochastic encoder skips sigma's half of the head."""
+        return _leading_outputs(self.head, self._hidden(x)[0], self.n_components)
 
     def sample(self, x, noise=None):
         """Reparametrised draw z ~ q(z | x); returns ``(z, mu)``."""
@@ -114,8 +117,28 @@ class Encoder(nn.Module):
 
     def hidden_features(self, x, n_hidden=3):
         """Last ``n_hidden`` hidden activations (pooled, flattened) and mu."""
-        mu, _, hidden = self._run(x)
+        x, hidden = self._hidden(x)
+        mu = _leading_outputs(self.head, x, self.n_components)
         return torch.cat([_pooled(h) for h in hidden[-n_hidden:]] + [mu], dim=1)
+
+
+def _leading_outputs(head, x, k):
+    """``head(x).flatten(1)[:, :k]``, computing only those k outputs.
+
+    Inference wants mu, the first half of a stochastic head; slicing the
+    weights of a final Linear or Conv2d skips the other half's work.
+    """
+    if isinstance(head, nn.Sequential):
+        *rest, head = head
+        for layer in rest:
+            x = layer(x)
+    if not isinstance(head, nn.Linear | nn.Conv2d):
+        return head(x).flatten(1)[:, :k]
+    weight = head.weight[:k]
+    bias = None if head.bias is None else head.bias[:k]
+    if isinstance(head, nn.Linear):
+        return F.linear(x, weight, bias)
+    return head._conv_forward(x, weight, bias).flatten(1)
 
 
 # ---------------------------------------------------------------------------

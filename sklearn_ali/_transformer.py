@@ -504,7 +504,7 @@ class ALITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         """
         check_is_fitted(self)
         X, _ = self._validate_X(X, reset=False)
-        return self._batched_encode(X, lambda x, noise: self.net_.encoder_(x)[0])
+        return self._batched_encode(X, lambda x, noise: self.net_.encoder_.mean(x))
 
     def inverse_transform(self, X):
         """Decode latent codes into data, in the input's units and shape.
@@ -633,7 +633,7 @@ class ALITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
             return encoder.hidden_features(x)
         if self.features == "sample":
             return encoder.sample(x, noise=noise)[0]
-        return encoder(x)[0]
+        return encoder.mean(x)
 
     def _batched_encode(self, X, fn):
         out_dtype = X.dtype if X.dtype in (np.float32, np.float64) else np.float64

@@ -18,7 +18,7 @@ from sklearn.svm import LinearSVC
 
 from sklearn_ali import ALITransformer
 from sklearn_ali import _transformer as transformer_module
-from sklearn_ali._networks import build_conv
+from sklearn_ali._networks import build_conv, build_mlp, build_svhn
 
 # -- shapes and architectures ----------------------------------------------
 
@@ -68,6 +68,26 @@ def test_conv_networks_size_themselves_to_the_image(shape):
     assert mu.shape == sigma.shape == (3, 5)
     assert decoder(mu).shape == x.shape
     assert discriminator(x, mu).shape == (3,)
+
+
+@pytest.mark.parametrize(
+    "build, shape",
+    [
+        (lambda s, k: build_mlp(s[0], k, (16, 8)), (10,)),
+        (lambda s, k: build_mlp(s[0], k, (16,), stochastic=False), (10,)),
+        (lambda s, k: build_conv(s, k, width=4), (1, 12, 12)),
+        (lambda s, k: build_svhn(s, k), (3, 32, 32)),
+    ],
+    ids=["mlp", "mlp-deterministic", "conv", "svhn"],
+)
+def test_encoder_mean_computes_only_mu(build, shape):
+    torch.manual_seed(0)
+    encoder = build(shape, 5)[0].eval()
+    x = torch.rand(4, *shape)
+    with torch.inference_mode():
+        mu = encoder(x)[0]
+        torch.testing.assert_close(encoder.mean(x), mu, rtol=1e-5, atol=1e-6)
+        torch.testing.assert_close(encoder.hidden_features(x)[:, -5:], mu)
 
 
 def test_svhn_architecture_trains_on_32x32_colour_images():
@@ -232,7 +252,8 @@ def test_transform_is_per_sample_and_batched(monkeypatch, digits_images, tiny):
     np.testing.assert_array_equal(ali.transform(digits_images), full)
 
     seen = []
-    ali.encoder_.register_forward_hook(lambda m, i, o: seen.append(len(i[0])))
+    first_block = ali.encoder_.blocks[0]
+    first_block.register_forward_hook(lambda m, i, o: seen.append(len(i[0])))
     monkeypatch.setattr(transformer_module, "_INFERENCE_BATCH", 64)
     np.testing.assert_allclose(ali.transform(digits_images), full, rtol=1e-5)
     assert seen == [64, 64, 64, 8]
