@@ -695,7 +695,7 @@ def _scale_into(X, out, shift, factor):
     runs in the promoted dtype of X and the scaling (float64 for tabular
     data) and is rounded once, into the float32 ``out``.
     """
-    if X.dtype not in _TORCH_READABLE:  # float16, bool, unsigned, big-endian
+    if X.dtype not in _TORCH_READABLE:  # float16, bool, uint16+, big-endian
         X = X.astype(np.float64)
     elif not X.flags.writeable or any(stride < 0 for stride in X.strides):
         # torch.from_numpy warns on read-only memory (joblib's memmaps) and
