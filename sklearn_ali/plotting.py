@@ -334,8 +334,9 @@ def plot_reconstructions(estimator, X, *, n_images=8, image_shape=None, fig=None
     """Show data above their reconstructions ``G_x(E(x))``.
 
     The reconstruction decodes the latent mean, ``inverse_transform(encode(X))``.
-    ALI has no reconstruction loss, so expect faithful content rather than
-    pixel-exact copies.
+    Pure ALI (``reconstruction_weight=0``) has no reconstruction loss, so
+    expect faithful content rather than pixel-exact copies; the default cycle
+    term brings reconstructions closer.
 
     Parameters
     ----------
