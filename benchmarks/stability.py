@@ -5,8 +5,8 @@ is fitted on several seeds. For each fit the script reports whether training
 stayed finite, whether the discriminator won outright (accuracy >= 0.99 on
 both joints at the last epoch), the last epoch's discriminator loss and
 accuracies, and the semi-supervised test error of LinearSVC on the "mean"
-features (``semi_supervised_score``, 100 and 1,000 labels where the data
-allow) next to raw pixels.
+features (``semi_supervised_score``, 100 and 1,000 labels) next to raw
+pixels.
 
 Variants:
 

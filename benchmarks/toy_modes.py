@@ -1,6 +1,6 @@
 """Mode coverage on the 25-Gaussian grid: default ALITransformer versus a GAN.
 
-The ALI paper's 2-D toy experiment (Dumoulin et al., ICLR 2017, section 4.3):
+The ALI paper's 2-D toy experiment (Dumoulin et al., ICLR 2017):
 data from a mixture of 25 Gaussians (std 0.05) centred on {-4, -2, 0, 2, 4}^2
 (``make_gaussian_grid``). For every seed,
 

@@ -17,8 +17,9 @@ and the same pipeline reusing the ALI trained on all unlabelled digits
 
 ALITransformer keeps all its defaults (``--max-epochs`` overrides the number
 of epochs). With the default of 20 epochs at the time of writing, the
-unsupervised fit takes about 3.5 minutes on two CPU cores and the whole
-script about 5; ``--max-epochs 10`` halves the fit. The SVM's C
+unsupervised fit took 94 s on two otherwise idle CPU cores and the whole
+script 2 min 39 s (``docs/benchmarks.md``); ``--max-epochs 10`` halves the
+fit. The SVM's C
 grid is limited to C <= 0.003 (``--c-grid``; ``semi_supervised_score``
 searches up to C = 10 by default): the validation splits picked C <= 0.01 for
 every feature set here, and with larger C each liblinear fit on the 2,752

@@ -8,17 +8,19 @@ protocol of the paper's Table 1 (``semi_supervised_score``): 10,000 training
 images held out to choose the SVM's C, 1,000 class-balanced labelled
 examples drawn 100 times, test error on the official test split reported as
 mean +- std. The paper reports 19.14 +- 0.50 % on SVHN for ALI + L2-SVM.
+CIFAR-10 runs through the same SVHN network and latent size; the paper's own
+CIFAR-10 network (64 latent dimensions) is not built in.
 The fitted model is saved with joblib and figures of samples and
 reconstructions are written to the output folder.
 
 Data: ``load_svhn(data_home)`` reads ``train_32x32.mat`` and
-``test_32x32.mat``, ``load_cifar10(data_home)`` reads the CIFAR-10 python
-archive; ``--download`` fetches missing files from the official sites
-(about 240 MB for SVHN, 170 MB for CIFAR-10). ``device="auto"`` trains on
-CUDA when available; on two CPU cores a single SVHN epoch takes hours, so use
-a GPU. ``--max-epochs`` defaults to ALITransformer's default (the paper
-trains 100 epochs on SVHN). The features of the 73,257 SVHN training images
-take about 1.6 GB in float32.
+``test_32x32.mat``, ``load_cifar10(data_home)`` reads the extracted
+``cifar-10-batches-py`` batches; ``--download`` fetches missing files from
+the official sites (about 240 MB for SVHN, 170 MB for CIFAR-10).
+``device="auto"`` trains on CUDA when available; on two CPU cores a single
+SVHN epoch takes hours, so use a GPU. ``--max-epochs`` defaults to
+ALITransformer's default (the paper trains 100 epochs on SVHN). The features
+of the 73,257 SVHN training images take about 1.6 GB in float32.
 
 With ``--quick`` the script runs the same code on a few hundred random uint8
 images of the real shape (3, 32, 32) with one training epoch and a reduced
@@ -83,7 +85,8 @@ def main(argv=None):
         "--data-home",
         type=Path,
         default=None,
-        help="folder with the data files (default: scikit-learn's data home)",
+        help="folder with the data files (default: the svhn or cifar10 folder "
+        "in scikit-learn's data home)",
     )
     parser.add_argument(
         "--download", action="store_true", help="fetch missing data files"

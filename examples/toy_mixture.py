@@ -1,7 +1,7 @@
 """Mode coverage on the 25-Gaussian mixture: ALI versus a GAN
 
 Reproduces the setting of the ALI paper's 2-D toy experiment (Dumoulin et al.,
-ICLR 2017, section 4.3): data from 25 Gaussians with standard deviation 0.05
+ICLR 2017): data from 25 Gaussians with standard deviation 0.05
 on the grid {-4, -2, 0, 2, 4}^2. An ``ALITransformer`` with the MLP
 architecture and a 2-D latent space is compared with a plain GAN that uses the
 same decoder (generator) and a discriminator that only sees x, trained with
@@ -52,9 +52,10 @@ def make_gan(hidden_layer_sizes, dropout=0.2):
     """A generator identical to ALI's MLP decoder and an x-only discriminator.
 
     The discriminator is ALI's x branch (dropout, spectral normalisation,
-    leaky ReLU) followed by a head as wide as ALI's joint head, so the two
-    models differ only in what the discriminator sees: (x, z) pairs for ALI,
-    x alone for the GAN.
+    leaky ReLU) followed by a head as wide as ALI's joint head. The GAN's
+    discriminator sees x alone where ALI's sees (x, z) pairs, and the GAN has
+    no encoder, hence no cycle term (ALI runs with ALITransformer's default
+    ``reconstruction_weight``).
     """
     _, generator, ali_discriminator = build_mlp(
         2, 2, tuple(hidden_layer_sizes), dropout=dropout, output="linear"

@@ -302,7 +302,7 @@ def plot_samples(
         Fitted model exposing ``sample(n_samples, random_state=None)``.
     n_samples : int, default=64
         Number of images to draw.
-    random_state : int, numpy.random.Generator or None, default=None
+    random_state : int, RandomState instance or None, default=None
         Passed to ``estimator.sample`` for reproducible draws.
     n_cols : int, default=8
         Number of grid columns.
