@@ -126,14 +126,13 @@ def _leading_outputs(head, x, k):
     """``head(x).flatten(1)[:, :k]``, computing only those k outputs.
 
     Inference wants mu, the first half of a stochastic head; slicing the
-    weights of a final Linear or Conv2d skips the other half's work.
+    weights of the head's final Linear or Conv2d (every builder's head ends
+    in one) skips the other half's work.
     """
     if isinstance(head, nn.Sequential):
         *rest, head = head
         for layer in rest:
             x = layer(x)
-    if not isinstance(head, nn.Linear | nn.Conv2d):
-        return head(x).flatten(1)[:, :k]
     weight = head.weight[:k]
     bias = None if head.bias is None else head.bias[:k]
     if isinstance(head, nn.Linear):

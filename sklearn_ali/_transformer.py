@@ -606,7 +606,7 @@ class ALITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
 
     def _to_network_input(self, X, device="cpu"):
         """Scale X, rows or (n, C, H, W) images, into a network-shaped tensor."""
-        x = torch.empty((len(X), self.n_features_in_))
+        x = torch.empty((len(X), self.n_features_in_), dtype=torch.float32)
         scaling = self._scaling()
         for start in range(0, len(X), _INFERENCE_BATCH):
             stop = start + _INFERENCE_BATCH
@@ -642,7 +642,9 @@ class ALITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         scaling = self._scaling()
         self.net_.encoder_.eval()
         # One staging buffer for all batches keeps transform's memory flat in n.
-        buffer = torch.empty((min(len(X), _INFERENCE_BATCH), self.n_features_in_))
+        buffer = torch.empty(
+            (min(len(X), _INFERENCE_BATCH), self.n_features_in_), dtype=torch.float32
+        )
         out = None  # allocated once the first batch gives the width
         # features="sample" draws its noise from random_state, not torch's RNG.
         rng = (
