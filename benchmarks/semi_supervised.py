@@ -56,11 +56,13 @@ def load(name):
     return X[order], y[order]
 
 
-def learners(quick, seed):
+def learners(quick, seed, max_epochs=None):
     rbm = BernoulliRBM(
         n_components=256, learning_rate=0.05, n_iter=20, random_state=seed
     )
     ali = ALITransformer(random_state=seed)
+    if max_epochs is not None:
+        ali.set_params(max_epochs=max_epochs)
     if quick:
         rbm.set_params(n_iter=2)
         ali.set_params(max_epochs=1)
@@ -76,7 +78,7 @@ def flat(X):
     return X.reshape(len(X), -1)
 
 
-def run(dataset, repeats, quick, seed, names=None):
+def run(dataset, repeats, quick, seed, names=None, max_epochs=None):
     X, y = load(dataset)
     if quick:
         X, y = X[:600], y[:600]
@@ -92,7 +94,7 @@ def run(dataset, repeats, quick, seed, names=None):
         f"{'fit s':>9}"
     )
     rows = []
-    for name, learner in learners(quick, seed).items():
+    for name, learner in learners(quick, seed, max_epochs).items():
         if names and name.split()[0] not in names:
             continue
         fitted, fit_time = learner, 0.0
@@ -145,16 +147,22 @@ def main():
         choices=["raw", "PCA", "BernoulliRBM", "ALI"],
         help="run only these feature learners",
     )
+    parser.add_argument(
+        "--max-epochs", type=int, help="ALI's max_epochs (default: the estimator's)"
+    )
     parser.add_argument("--quick", action="store_true", help="tiny smoke run")
     args = parser.parse_args()
+    gpu = ""
+    if torch.cuda.is_available():
+        gpu = f", GPU {torch.cuda.get_device_name()} (ALI trains there)"
     print(
         f"# machine: {platform.processor() or platform.machine()}, "
-        f"torch threads {torch.get_num_threads()}, torch {torch.__version__}"
+        f"torch threads {torch.get_num_threads()}, torch {torch.__version__}{gpu}"
     )
     datasets = ["mnist", "digits"] if args.dataset == "both" else [args.dataset]
     for dataset in datasets:
         repeats = 2 if args.quick else args.repeats
-        run(dataset, repeats, args.quick, args.seed, args.learners)
+        run(dataset, repeats, args.quick, args.seed, args.learners, args.max_epochs)
 
 
 if __name__ == "__main__":
