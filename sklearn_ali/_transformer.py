@@ -140,6 +140,10 @@ class ALITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         (discriminator accuracy on encoder and decoder pairs), ``recon_loss``
         and ``dur``.
 
+    n_components_ : int
+        Size of the trained networks' latent code; post-fit methods use it,
+        not ``n_components``.
+
     image_shape_ : tuple of int or None
         ``(C, H, W)`` of image data, ``None`` for tabular data.
 
@@ -274,8 +278,9 @@ class ALITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
     def _n_features_out(self):
         # A property, not a fitted value: ``features`` may be switched on a
         # fitted model (one fit, several feature sets).
+        check_is_fitted(self)
         if self.features != "hidden":
-            return self.n_components
+            return self.n_components_
         probe = torch.zeros(2, *self._network_input_shape())
         with torch.inference_mode():
             hidden = self.net_.encoder_.hidden_features(probe.to(self._module_device()))
@@ -415,21 +420,24 @@ class ALITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         return str(device)
 
     def _build_networks(self):
+        # Stored with the networks: post-fit methods must follow the trained
+        # decoder, not a later set_params(n_components=...).
+        self.n_components_ = self.n_components
         common = {
             "stochastic": self.encoder == "stochastic",
             "dropout": self.dropout,
             "spectral_norm": self.spectral_norm,
         }
         if self.architecture_ == "svhn":
-            return build_svhn(self.image_shape_, self.n_components, **common)
+            return build_svhn(self.image_shape_, self.n_components_, **common)
         if self.architecture_ == "conv":
             return build_conv(
-                self.image_shape_, self.n_components, width=self.conv_width, **common
+                self.image_shape_, self.n_components_, width=self.conv_width, **common
             )
         output = "linear" if self.image_shape_ is None else "sigmoid"
         return build_mlp(
             self.n_features_in_,
-            self.n_components,
+            self.n_components_,
             tuple(self.hidden_layer_sizes),
             output=output,
             **common,
@@ -545,7 +553,7 @@ class ALITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
                 f"n_samples must be a positive integer; got {n_samples!r}."
             )
         rng = check_random_state(random_state)
-        Z = rng.standard_normal((n_samples, self.n_components))
+        Z = rng.standard_normal((n_samples, self.n_components_))
         return self._decode(Z)
 
     def __sklearn_tags__(self):
@@ -589,10 +597,10 @@ class ALITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
 
     def _check_codes(self, Z):
         Z = check_array(Z, dtype=(np.float64, np.float32))
-        if Z.shape[1] != self.n_components:
+        if Z.shape[1] != self.n_components_:
             raise ValueError(
-                f"Latent codes have {Z.shape[1]} columns; this model has "
-                f"n_components={self.n_components}."
+                f"Latent codes have {Z.shape[1]} columns; this model was fitted "
+                f"with n_components={self.n_components_}."
             )
         return Z
 
@@ -657,7 +665,7 @@ class ALITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
                 x = x.to(device).reshape(len(x), *shape)
                 noise = None
                 if rng is not None:
-                    noise = rng.standard_normal((len(x), self.n_components))
+                    noise = rng.standard_normal((len(x), self.n_components_))
                     noise = torch.tensor(noise, dtype=torch.float32, device=device)
                 features = fn(x, noise).float().cpu().numpy()
                 if out is None:

@@ -129,6 +129,32 @@ def test_feature_names_and_pandas_output(digits_flat, tiny):
     assert list(out.columns) == [f"alitransformer{i}" for i in range(4)]
 
 
+def test_post_fit_methods_use_the_fitted_model_not_later_params(digits_images, tiny):
+    ali = ALITransformer(random_state=0, **tiny).fit(digits_images)
+    features = ali.transform(digits_images[:3])
+    samples = ali.sample(2, random_state=0)
+    ali.set_params(
+        n_components=8,
+        architecture="mlp",
+        image_shape=(4, 4, 4),
+        hidden_layer_sizes=(3,),
+        conv_width=2,
+    )
+    assert ali.n_components_ == 4
+    assert len(ali.get_feature_names_out()) == 4
+    np.testing.assert_array_equal(ali.transform(digits_images[:3]), features)
+    np.testing.assert_array_equal(ali.sample(2, random_state=0), samples)
+    assert ali.inverse_transform(np.zeros((2, 4))).shape == (2, 1, 8, 8)
+    with pytest.raises(ValueError, match="n_components=4"):
+        ali.inverse_transform(np.zeros((2, 8)))
+    drawn = ali.set_params(features="sample").transform(digits_images[:3])
+    assert drawn.shape == (3, 4)
+    # features stays switchable on the fitted model.
+    ali.set_params(features="hidden")
+    hidden = ali.transform(digits_images[:3])
+    assert hidden.shape[1] == len(ali.get_feature_names_out()) > 4
+
+
 # -- scaling -----------------------------------------------------------------
 
 
@@ -441,6 +467,7 @@ def test_transform_checks_features_and_image_shape(digits_images, tiny):
         ("encode", (np.zeros((2, 3)),)),
         ("inverse_transform", (np.zeros((2, 3)),)),
         ("sample", (2,)),
+        ("get_feature_names_out", ()),
     ],
 )
 def test_unfitted_model_raises_not_fitted(method, args):
