@@ -15,7 +15,7 @@ from sklearn.base import (
 from sklearn.utils import check_array, check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
-from skorch.callbacks import ProgressBar
+from skorch.callbacks import Callback, ProgressBar
 
 from ._networks import build_conv, build_mlp, build_svhn
 from ._training import ALINet, TensorBatches
@@ -343,17 +343,52 @@ class ALITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         return self
 
     def _check_hyperparameters(self):
+        # scikit-learn's Interval constraints take True for 1 and False for 0,
+        # which here would only hide a mistake.
+        for name in _NUMERIC_PARAMS:
+            if isinstance(getattr(self, name), (bool, np.bool_)):
+                raise ValueError(
+                    f"{name} must be a number, not a bool; got {getattr(self, name)!r}."
+                )
         sizes = self.hidden_layer_sizes
-        if len(sizes) == 0 or not all(isinstance(s, Integral) and s > 0 for s in sizes):
+        if len(sizes) == 0 or not all(_is_number(s, Integral) and s > 0 for s in sizes):
             raise ValueError(
                 "hidden_layer_sizes must be a non-empty sequence of positive "
                 f"integers; got {sizes!r}."
             )
         betas = self.betas
         if len(betas) != 2 or not all(
-            isinstance(b, Real) and 0 <= b < 1 for b in betas
+            _is_number(b, Real) and 0 <= b < 1 for b in betas
         ):
             raise ValueError(f"betas must be two numbers in [0, 1); got {betas!r}.")
+        self._check_callbacks()
+
+    def _check_callbacks(self):
+        """Refuse entries skorch would only trip over mid-fit.
+
+        Valid entries are what skorch accepts: a ``Callback`` instance or
+        subclass, or a ``(name, callback)`` pair of the same.
+        """
+
+        def is_callback(cb):
+            if isinstance(cb, type):
+                return issubclass(cb, Callback)
+            return isinstance(cb, Callback)
+
+        for i, entry in enumerate(self.callbacks or []):
+            if isinstance(entry, (tuple, list)):  # skorch takes both
+                valid = (
+                    len(entry) == 2
+                    and isinstance(entry[0], str)
+                    and is_callback(entry[1])
+                )
+            else:
+                valid = is_callback(entry)
+            if not valid:
+                raise TypeError(
+                    f"callbacks[{i}] is {entry!r}; expected a skorch Callback "
+                    "(instance or class) or a (name, Callback) tuple."
+                )
 
     def _resolve_image_shape(self, image_shape, n_features):
         if self.image_shape is not None:
@@ -413,9 +448,34 @@ class ALITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
             device = torch.device(device)
         except (RuntimeError, TypeError) as exc:
             raise ValueError(f"device={self.device!r} is not a torch device.") from exc
-        if device.type == "cuda" and not torch.cuda.is_available():
+        if device.type == "cpu":
+            return str(device)
+        if device.type == "meta":
             raise ValueError(
-                f"device={self.device!r} was requested but CUDA is not available."
+                f"device={self.device!r} holds no data; the networks cannot train "
+                "on it."
+            )
+        # torch.cuda, torch.mps, torch.xpu, ... answer is_available(); an
+        # unavailable device otherwise fails only deep inside skorch's fit.
+        backend = getattr(torch, device.type, None)
+        if hasattr(backend, "is_available"):
+            available = backend.is_available()
+            count = backend.device_count() if hasattr(backend, "device_count") else 1
+        else:  # plugin backends (hpu, xla, ...): allocating is the probe
+            try:
+                torch.empty(0, device=device)
+                available, count = True, math.inf
+            except (RuntimeError, ImportError):
+                available = False
+        if not available:
+            raise ValueError(
+                f"device={self.device!r} was requested but "
+                f"{device.type.upper()} is not available."
+            )
+        if device.index is not None and device.index >= count:
+            raise ValueError(
+                f"device={self.device!r} was requested but only {count} "
+                f"{device.type.upper()} device(s) are available."
             )
         return str(device)
 
@@ -548,7 +608,7 @@ class ALITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
             Samples in the input's units and shape.
         """
         check_is_fitted(self)
-        if not isinstance(n_samples, Integral) or n_samples < 1:
+        if not _is_number(n_samples, Integral) or n_samples < 1:
             raise ValueError(
                 f"n_samples must be a positive integer; got {n_samples!r}."
             )
@@ -583,7 +643,9 @@ class ALITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
                     f"{type(self).__name__} was fitted on images of shape "
                     f"{fitted_shape}."
                 )
-            X = X.reshape(len(X), -1)
+            # Not reshape(len(X), -1): numpy cannot infer -1 for 0 samples,
+            # and validate_data below names the empty input clearly.
+            X = X.reshape(len(X), math.prod(X.shape[1:]))
         X = validate_data(
             self,
             X,
@@ -689,6 +751,24 @@ class ALITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         if self._input_ndim_ == 4:
             return X.reshape(len(X), *self.image_shape_)
         return X
+
+
+# Numeric hyperparameters checked against bools beyond their constraints.
+_NUMERIC_PARAMS = (
+    "n_components",
+    "conv_width",
+    "max_epochs",
+    "batch_size",
+    "learning_rate",
+    "discriminator_learning_rate",
+    "dropout",
+    "reconstruction_weight",
+)
+
+
+def _is_number(value, kind):
+    """isinstance(value, kind), refusing bools (an Integral to Python)."""
+    return isinstance(value, kind) and not isinstance(value, (bool, np.bool_))
 
 
 # numpy dtypes that torch reads in place (native byte order).

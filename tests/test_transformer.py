@@ -500,6 +500,57 @@ def test_invalid_parameters_are_named(params, match, digits_flat, tiny):
         ALITransformer(**{**tiny, **params}).fit(digits_flat)
 
 
+@pytest.mark.parametrize(
+    "params, match",
+    [
+        ({"hidden_layer_sizes": (True,)}, "hidden_layer_sizes"),
+        # torch's own complaint would be "both floats or both Tensors".
+        ({"betas": (False, 0.9)}, r"betas must be two numbers in \[0, 1\)"),
+        ({"n_components": True}, "n_components must be a number, not a bool"),
+        ({"learning_rate": True}, "learning_rate must be a number, not a bool"),
+    ],
+)
+def test_bools_are_not_numbers(params, match, digits_flat, tiny):
+    with pytest.raises(ValueError, match=match):
+        ALITransformer(**{**tiny, **params}).fit(digits_flat)
+
+
+@pytest.mark.parametrize(
+    "callbacks",
+    [[object()], [("name", object())], [("name", None)], ["ProgressBar"], [(1, 2)]],
+)
+def test_bad_callbacks_are_named_before_training(callbacks, digits_flat, tiny):
+    with pytest.raises(TypeError, match=r"callbacks\[0\] is .*skorch Callback"):
+        ALITransformer(callbacks=callbacks, **tiny).fit(digits_flat)
+
+
+def test_callbacks_may_be_classes(digits_flat, tiny):
+    from skorch.callbacks import Callback, EpochTimer
+
+    class Noop(Callback):
+        pass
+
+    callbacks = [Noop, ("timer2", EpochTimer)]
+    ali = ALITransformer(callbacks=callbacks, **tiny).fit(digits_flat)
+    assert {"Noop", "timer2"} <= set(dict(ali.net_.callbacks_))
+
+
+def test_empty_image_input_is_named(digits_images, tiny):
+    with pytest.raises(ValueError, match="0 sample"):
+        ALITransformer(**tiny).fit(np.zeros((0, 1, 8, 8)))
+    ali = ALITransformer(random_state=0, **tiny).fit(digits_images)
+    with pytest.raises(ValueError, match="0 sample"):
+        ali.transform(np.zeros((0, 1, 8, 8)))
+
+
+@pytest.mark.parametrize("n_samples", [True, 0, -1, 2.0])
+def test_sample_needs_a_positive_integer(n_samples, digits_flat, tiny):
+    ali = ALITransformer(random_state=0, **tiny).fit(digits_flat)
+    with pytest.raises(ValueError, match="n_samples must be a positive integer"):
+        ali.sample(n_samples)
+    assert ali.sample(np.int64(2)).shape == (2, 64)
+
+
 def test_conv_needs_images_of_at_least_8_pixels(tiny):
     X = np.random.RandomState(0).rand(20, 1, 4, 4)
     with pytest.raises(ValueError, match="at least 8x8"):
@@ -513,6 +564,20 @@ def test_conv_needs_images_of_at_least_8_pixels(tiny):
 def test_cuda_request_without_cuda_is_a_clear_error(digits_flat, tiny):
     with pytest.raises(ValueError, match="CUDA is not available"):
         ALITransformer(device="cuda", **tiny).fit(digits_flat)
+
+
+@pytest.mark.parametrize("device", ["mps", "xpu"])
+def test_unavailable_accelerator_is_a_clear_error(device, digits_flat, tiny):
+    backend = getattr(torch, device, None)
+    if backend is not None and backend.is_available():
+        pytest.skip(f"needs a machine without {device}")
+    with pytest.raises(ValueError, match=f"{device.upper()} is not available"):
+        ALITransformer(device=device, **tiny).fit(digits_flat)
+
+
+def test_meta_device_is_refused(digits_flat, tiny):
+    with pytest.raises(ValueError, match="holds no data"):
+        ALITransformer(device="meta", **tiny).fit(digits_flat)
 
 
 def test_auto_device_is_cpu_without_cuda(digits_flat, tiny):
