@@ -746,8 +746,12 @@ class ALITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
                     Z[start : start + _INFERENCE_BATCH], dtype=torch.float32
                 )
                 x = decoder(z.to(device)).float().cpu().numpy()
-                X[start : start + len(x)] = x.reshape(len(x), -1)
-        X = X * self.data_scale_ + self.data_offset_
+                # Scaled in place per batch: ``X * scale + offset`` over the
+                # whole output would hold two more output-sized temporaries.
+                out = X[start : start + len(x)]
+                out[...] = x.reshape(len(x), -1)
+                np.multiply(out, self.data_scale_, out=out)
+                out += self.data_offset_
         if self._input_ndim_ == 4:
             return X.reshape(len(X), *self.image_shape_)
         return X

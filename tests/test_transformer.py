@@ -216,6 +216,24 @@ def test_transform_reads_any_numeric_array_layout(tmp_path, digits_flat, tiny):
         )
 
 
+@pytest.mark.parametrize("images", [False, True])
+def test_decoding_allocates_about_its_output(images, digits_flat, tiny):
+    import tracemalloc
+
+    X = digits_flat.reshape(-1, 1, 8, 8) if images else digits_flat
+    ali = ALITransformer(random_state=0, **tiny).fit(X)
+    Z = np.random.RandomState(0).standard_normal((20_000, 4))
+    output_nbytes = 20_000 * 64 * 8
+    tracemalloc.start()
+    try:
+        decoded = ali.inverse_transform(Z)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert decoded.nbytes == output_nbytes
+    assert peak < 1.5 * output_nbytes, peak / output_nbytes
+
+
 def test_tabular_scaling_keeps_precision_under_large_offsets(digits_flat, tiny):
     # In float32, 1e8 + x rounds to a multiple of 8 and the digits are lost;
     # scaled in float64, shifted data and a shifted model agree.
