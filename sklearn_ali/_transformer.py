@@ -433,12 +433,32 @@ class ALITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
     def _fit_scaling(self, X):
         if self.image_shape_ is not None:
             lo, hi = float(X.min()), float(X.max())
-            self.data_offset_ = np.asarray(lo)
-            self.data_scale_ = np.asarray(hi - lo if hi > lo else 1.0)
+            offset = np.asarray(lo)
+            scale = np.asarray(hi - lo if hi > lo else 1.0)
+            statistic = "range (max - min)"
         else:
-            self.data_offset_ = X.mean(axis=0, dtype=np.float64)
-            std = X.std(axis=0, dtype=np.float64)
-            self.data_scale_ = np.where(std > 0, std, 1.0)
+            offset, scale = _standard_scaling(X)
+            statistic = "standard deviation"
+        shift, factor = _shift_factor(offset, scale)
+        # Finite X can still leave float64 here: a range of 1e308 - -1e308,
+        # or a spread so small (subnormal) that 1 / spread overflows.
+        for bad, problem in (
+            (~np.isfinite(scale), "overflows float64"),
+            (~np.isfinite(factor), "is too small to invert in float64"),
+            (~np.isfinite(shift), "is too small for its offset in float64"),
+        ):
+            if bad.any():
+                where = ""
+                if bad.ndim:
+                    features = np.flatnonzero(bad).tolist()
+                    more = ", ..." if len(features) > 5 else ""
+                    where = f" (features {str(features[:5])[1:-1]}{more})"
+                raise ValueError(
+                    f"X's {statistic}{where} {problem}, so X cannot be scaled "
+                    "for the networks; rescale X (for example by a power of ten) "
+                    "before fit."
+                )
+        self.data_offset_, self.data_scale_ = offset, scale
 
     def _resolve_device(self):
         device = self.device
@@ -659,6 +679,12 @@ class ALITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
 
     def _check_codes(self, Z):
         Z = check_array(Z, dtype=(np.float64, np.float32))
+        largest = max(Z.max(), -Z.min())
+        if largest > np.finfo(np.float32).max:
+            raise ValueError(
+                f"Latent codes exceed float32's range (largest magnitude "
+                f"{largest:.3g}); the decoder runs in float32."
+            )
         if Z.shape[1] != self.n_components_:
             raise ValueError(
                 f"Latent codes have {Z.shape[1]} columns; this model was fitted "
@@ -687,14 +713,24 @@ class ALITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         """(shift, factor) tensors with x_scaled = shift + x * factor.
 
         Tabular data are scaled in float64, where an offset can dwarf the
-        spread; images in float32, exact enough for pixels.
+        spread; images in float32, exact enough for pixels, unless the
+        factor is no normal float32 (a range beyond ~1e38) or the shift's
+        rounding would show (an offset beyond ~1000 ranges).
         """
-        dtype = torch.float32 if self.image_shape_ is not None else torch.float64
-        factor = 1.0 / np.asarray(self.data_scale_, dtype=np.float64)
-        shift = -np.asarray(self.data_offset_, dtype=np.float64) * factor
+        shift, factor = _shift_factor(self.data_offset_, self.data_scale_)
+        dtype = torch.float64
+        if (
+            self.image_shape_ is not None
+            and np.all(np.abs(shift) <= 2**10)
+            and np.all(factor >= np.finfo(np.float32).tiny)
+            and np.all(factor <= np.finfo(np.float32).max)
+        ):
+            dtype = torch.float32
+        # 1-d: torch ignores a 0-d tensor's dtype in type promotion, and a
+        # float64 factor must make the arithmetic float64.
         return (
-            torch.as_tensor(shift, dtype=dtype),
-            torch.as_tensor(factor, dtype=dtype),
+            torch.as_tensor(np.atleast_1d(shift), dtype=dtype),
+            torch.as_tensor(np.atleast_1d(factor), dtype=dtype),
         )
 
     def _encode_batch(self, x, noise=None):
@@ -746,12 +782,26 @@ class ALITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
                     Z[start : start + _INFERENCE_BATCH], dtype=torch.float32
                 )
                 x = decoder(z.to(device)).float().cpu().numpy()
+                if not np.isfinite(x).all():
+                    raise ValueError(
+                        "The decoder's float32 output overflowed for latent "
+                        "codes of magnitude up to "
+                        f"{np.abs(Z[start : start + len(x)]).max():.3g}, too far "
+                        "from the N(0, I) prior to decode."
+                    )
                 # Scaled in place per batch: ``X * scale + offset`` over the
                 # whole output would hold two more output-sized temporaries.
                 out = X[start : start + len(x)]
                 out[...] = x.reshape(len(x), -1)
-                np.multiply(out, self.data_scale_, out=out)
-                out += self.data_offset_
+                with np.errstate(over="ignore", invalid="ignore"):
+                    np.multiply(out, self.data_scale_, out=out)
+                    out += self.data_offset_
+                if not np.isfinite(out).all():
+                    raise ValueError(
+                        "Decoded values exceed float64's range once scaled back "
+                        "to X's units by data_scale_ (up to "
+                        f"{np.max(self.data_scale_):.3g})."
+                    )
         if self._input_ndim_ == 4:
             return X.reshape(len(X), *self.image_shape_)
         return X
@@ -795,4 +845,46 @@ def _scale_into(X, out, shift, factor):
         # torch.from_numpy warns on read-only memory (joblib's memmaps) and
         # rejects negative strides.
         X = np.array(X)
-    return torch.addcmul(shift, torch.from_numpy(X), factor, out=out)
+    torch.addcmul(shift, torch.from_numpy(X), factor, out=out)
+    # X is finite (validated), so anything else is a float32 overflow.
+    if not torch.isfinite(out).all():
+        raise ValueError(
+            "X scaled by the fitted scaling exceeds float32's range (about "
+            "3.4e38), in which the networks run: X holds values far outside "
+            "the spread of the data seen in fit."
+        )
+    return out
+
+
+def _standard_scaling(X):
+    """Per-feature mean and scale of 2-D X, in float64.
+
+    The scale is the standard deviation. Each feature is first scaled by a
+    power of two (exact) to magnitudes below 1, so that the squares of the
+    variance neither overflow (X.std is inf beyond ~1e154) nor underflow
+    (0 below ~1e-154). A constant feature, whose std is only the rounding
+    error of its mean, gets scale 1, or its magnitude where that is larger
+    so that the rounding error stays far below 1 once scaled.
+    """
+    X = np.array(X, dtype=np.float64)  # a copy, as X.std makes
+    _, exponent = np.frexp(np.maximum(X.max(axis=0), -X.min(axis=0)))
+    np.ldexp(X, -exponent, out=X)
+    mean = X.mean(axis=0)
+    X -= mean
+    np.square(X, out=X)
+    var = X.mean(axis=0)
+    # StandardScaler's bound on the variance that rounding alone produces.
+    eps, n = np.finfo(np.float64).eps, len(X)
+    constant = var <= n * eps * var + (n * mean * eps) ** 2
+    # 2 ** (exponent - 1) <= the feature's largest magnitude: finite.
+    scale = np.where(constant, np.maximum(np.ldexp(1.0, exponent - 1), 1.0), 0.0)
+    np.ldexp(np.sqrt(var), exponent, out=scale, where=~constant)
+    return np.ldexp(mean, exponent), scale
+
+
+def _shift_factor(offset, scale):
+    """(shift, factor) in float64 with x_scaled = shift + x * factor."""
+    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+        factor = 1.0 / np.asarray(scale, dtype=np.float64)
+        shift = -np.asarray(offset, dtype=np.float64) * factor
+    return shift, factor

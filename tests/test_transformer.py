@@ -248,6 +248,97 @@ def test_tabular_scaling_keeps_precision_under_large_offsets(digits_flat, tiny):
     )
 
 
+@pytest.mark.parametrize("factor", [1e40, 1e300, 1e-300])
+def test_tabular_scaling_survives_extreme_magnitudes(factor, digits_flat, tiny):
+    # Squares of 1e300 overflow float64 and squares of 1e-300 underflow, so
+    # a plain X.std gave inf or 0 and the data collapsed to a constant.
+    base = ALITransformer(random_state=0, **tiny).fit(digits_flat)
+    ali = ALITransformer(random_state=0, **tiny).fit(digits_flat * factor)
+    std = digits_flat.std(axis=0)
+    varying = std > 0
+    np.testing.assert_allclose(ali.data_offset_, digits_flat.mean(0) * factor)
+    np.testing.assert_allclose(ali.data_scale_[varying], std[varying] * factor)
+    np.testing.assert_allclose(
+        ali.transform(digits_flat * factor), base.transform(digits_flat), atol=1e-6
+    )
+    samples = ali.sample(5, random_state=0)
+    assert np.isfinite(samples).all()
+    np.testing.assert_allclose(
+        samples[:, varying] / factor,
+        base.sample(5, random_state=0)[:, varying],
+        rtol=1e-5,
+        atol=1e-6,
+    )
+
+
+def test_constant_features_are_not_scaled_by_rounding_noise(digits_flat, tiny):
+    X = digits_flat.copy()
+    X[:, 1] = 0.3  # its float64 mean is off by one ulp: std 5.6e-17
+    X[:, 2] = -1e300  # an ulp of its mean is 1e284: scale 1 overflows
+    ali = ALITransformer(random_state=0, **tiny).fit(X)
+    np.testing.assert_array_equal(ali.data_scale_[:2], [1.0, 1.0])
+    assert 0.5e300 <= ali.data_scale_[2] <= 1e300  # a power of 2 below it
+    np.testing.assert_allclose(ali.data_offset_[1:3], [0.3, -1e300])
+    assert np.isfinite(ali.transform(X)).all()
+    assert np.isfinite(ali.sample(3, random_state=0)).all()
+
+
+@pytest.mark.parametrize("factor, shift", [(1e50, 0.0), (1e-300, 0.0), (1.0, 1e8 / 3)])
+def test_image_scaling_survives_extreme_values(factor, shift, digits_images, tiny):
+    # A float32 scaling factor underflows to 0 (or overflows) for such
+    # ranges, and a float32 shift of (1e8 / 3) / 16 is off by up to 0.06.
+    base = ALITransformer(random_state=0, **tiny).fit(digits_images)
+    X = digits_images * factor + shift
+    ali = ALITransformer(random_state=0, **tiny).fit(X)
+    np.testing.assert_allclose(
+        ali.transform(X), base.transform(digits_images), atol=1e-5
+    )
+    np.testing.assert_allclose(
+        (ali.sample(5, random_state=0) - shift) / factor,
+        base.sample(5, random_state=0),
+        rtol=1e-5,
+        atol=1e-5,
+    )
+
+
+@pytest.mark.parametrize(
+    "images, X, match",
+    [
+        (False, lambda X: X * 1e-310, "standard deviation .* too small to invert"),
+        (True, lambda X: X * 1e-310, r"range \(max - min\) is too small"),
+        (True, lambda X: np.where(X > 8, 1e308, -1e308), "overflows float64"),
+    ],
+)
+def test_data_that_cannot_be_scaled_is_refused(images, X, match, digits, tiny):
+    data = digits[0][:, None] if images else digits[0].reshape(200, -1)
+    with warnings.catch_warnings():
+        # scikit-learn's finiteness check sums X, which overflows here.
+        warnings.simplefilter("ignore", RuntimeWarning)
+        with pytest.raises(ValueError, match=match):
+            ALITransformer(**tiny).fit(X(data))
+
+
+@pytest.mark.parametrize("images", [False, True])
+def test_transform_refuses_values_beyond_float32_once_scaled(images, digits, tiny):
+    X = digits[0][:, None] if images else digits[0].reshape(200, -1)
+    ali = ALITransformer(random_state=0, **tiny).fit(X)
+    for method in (ali.transform, ali.encode):
+        with pytest.raises(ValueError, match="exceeds float32's range"):
+            method(X * 1e40)
+
+
+def test_decoding_refuses_to_overflow(digits_flat, tiny):
+    ali = ALITransformer(random_state=0, **tiny).fit(digits_flat)
+    with pytest.raises(ValueError, match="codes exceed float32's range"):
+        ali.inverse_transform(np.full((2, 4), 1e39))
+    with pytest.raises(ValueError, match="decoder's float32 output overflowed"):
+        ali.inverse_transform(np.full((2, 4), 3e38))
+    huge = ALITransformer(random_state=0, **tiny).fit(digits_flat * 1e300)
+    assert np.isfinite(huge.inverse_transform(np.ones((2, 4)))).all()
+    with pytest.raises(ValueError, match="exceed float64's range"):
+        huge.inverse_transform(np.full((2, 4), 1e10))
+
+
 # -- reproducibility ---------------------------------------------------------
 
 
