@@ -15,7 +15,7 @@ from sklearn.base import (
 from sklearn.utils import check_array, check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
-from skorch.callbacks import ProgressBar
+from skorch.callbacks import Callback, ProgressBar
 
 from ._networks import build_conv, build_mlp, build_svhn
 from ._training import ALINet, TensorBatches
@@ -139,6 +139,10 @@ class ALITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         Per-epoch ``d_loss``, ``g_loss``, ``d_real_acc`` and ``d_fake_acc``
         (discriminator accuracy on encoder and decoder pairs), ``recon_loss``
         and ``dur``.
+
+    n_components_ : int
+        Size of the trained networks' latent code; post-fit methods use it,
+        not ``n_components``.
 
     image_shape_ : tuple of int or None
         ``(C, H, W)`` of image data, ``None`` for tabular data.
@@ -274,8 +278,9 @@ class ALITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
     def _n_features_out(self):
         # A property, not a fitted value: ``features`` may be switched on a
         # fitted model (one fit, several feature sets).
+        check_is_fitted(self)
         if self.features != "hidden":
-            return self.n_components
+            return self.n_components_
         probe = torch.zeros(2, *self._network_input_shape())
         with torch.inference_mode():
             hidden = self.net_.encoder_.hidden_features(probe.to(self._module_device()))
@@ -338,17 +343,52 @@ class ALITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         return self
 
     def _check_hyperparameters(self):
+        # scikit-learn's Interval constraints take True for 1 and False for 0,
+        # which here would only hide a mistake.
+        for name in _NUMERIC_PARAMS:
+            if isinstance(getattr(self, name), (bool, np.bool_)):
+                raise ValueError(
+                    f"{name} must be a number, not a bool; got {getattr(self, name)!r}."
+                )
         sizes = self.hidden_layer_sizes
-        if len(sizes) == 0 or not all(isinstance(s, Integral) and s > 0 for s in sizes):
+        if len(sizes) == 0 or not all(_is_number(s, Integral) and s > 0 for s in sizes):
             raise ValueError(
                 "hidden_layer_sizes must be a non-empty sequence of positive "
                 f"integers; got {sizes!r}."
             )
         betas = self.betas
         if len(betas) != 2 or not all(
-            isinstance(b, Real) and 0 <= b < 1 for b in betas
+            _is_number(b, Real) and 0 <= b < 1 for b in betas
         ):
             raise ValueError(f"betas must be two numbers in [0, 1); got {betas!r}.")
+        self._check_callbacks()
+
+    def _check_callbacks(self):
+        """Refuse entries skorch would only trip over mid-fit.
+
+        Valid entries are what skorch accepts: a ``Callback`` instance or
+        subclass, or a ``(name, callback)`` pair of the same.
+        """
+
+        def is_callback(cb):
+            if isinstance(cb, type):
+                return issubclass(cb, Callback)
+            return isinstance(cb, Callback)
+
+        for i, entry in enumerate(self.callbacks or []):
+            if isinstance(entry, (tuple, list)):  # skorch takes both
+                valid = (
+                    len(entry) == 2
+                    and isinstance(entry[0], str)
+                    and is_callback(entry[1])
+                )
+            else:
+                valid = is_callback(entry)
+            if not valid:
+                raise TypeError(
+                    f"callbacks[{i}] is {entry!r}; expected a skorch Callback "
+                    "(instance or class) or a (name, Callback) tuple."
+                )
 
     def _resolve_image_shape(self, image_shape, n_features):
         if self.image_shape is not None:
@@ -393,12 +433,32 @@ class ALITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
     def _fit_scaling(self, X):
         if self.image_shape_ is not None:
             lo, hi = float(X.min()), float(X.max())
-            self.data_offset_ = np.asarray(lo)
-            self.data_scale_ = np.asarray(hi - lo if hi > lo else 1.0)
+            offset = np.asarray(lo)
+            scale = np.asarray(hi - lo if hi > lo else 1.0)
+            statistic = "range (max - min)"
         else:
-            self.data_offset_ = X.mean(axis=0, dtype=np.float64)
-            std = X.std(axis=0, dtype=np.float64)
-            self.data_scale_ = np.where(std > 0, std, 1.0)
+            offset, scale = _standard_scaling(X)
+            statistic = "standard deviation"
+        shift, factor = _shift_factor(offset, scale)
+        # Finite X can still leave float64 here: a range of 1e308 - -1e308,
+        # or a spread so small (subnormal) that 1 / spread overflows.
+        for bad, problem in (
+            (~np.isfinite(scale), "overflows float64"),
+            (~np.isfinite(factor), "is too small to invert in float64"),
+            (~np.isfinite(shift), "is too small for its offset in float64"),
+        ):
+            if bad.any():
+                where = ""
+                if bad.ndim:
+                    features = np.flatnonzero(bad).tolist()
+                    more = ", ..." if len(features) > 5 else ""
+                    where = f" (features {str(features[:5])[1:-1]}{more})"
+                raise ValueError(
+                    f"X's {statistic}{where} {problem}, so X cannot be scaled "
+                    "for the networks; rescale X (for example by a power of ten) "
+                    "before fit."
+                )
+        self.data_offset_, self.data_scale_ = offset, scale
 
     def _resolve_device(self):
         device = self.device
@@ -408,28 +468,56 @@ class ALITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
             device = torch.device(device)
         except (RuntimeError, TypeError) as exc:
             raise ValueError(f"device={self.device!r} is not a torch device.") from exc
-        if device.type == "cuda" and not torch.cuda.is_available():
+        if device.type == "cpu":
+            return str(device)
+        if device.type == "meta":
             raise ValueError(
-                f"device={self.device!r} was requested but CUDA is not available."
+                f"device={self.device!r} holds no data; the networks cannot train "
+                "on it."
+            )
+        # torch.cuda, torch.mps, torch.xpu, ... answer is_available(); an
+        # unavailable device otherwise fails only deep inside skorch's fit.
+        backend = getattr(torch, device.type, None)
+        if hasattr(backend, "is_available"):
+            available = backend.is_available()
+            count = backend.device_count() if hasattr(backend, "device_count") else 1
+        else:  # plugin backends (hpu, xla, ...): allocating is the probe
+            try:
+                torch.empty(0, device=device)
+                available, count = True, math.inf
+            except (RuntimeError, ImportError):
+                available = False
+        if not available:
+            raise ValueError(
+                f"device={self.device!r} was requested but "
+                f"{device.type.upper()} is not available."
+            )
+        if device.index is not None and device.index >= count:
+            raise ValueError(
+                f"device={self.device!r} was requested but only {count} "
+                f"{device.type.upper()} device(s) are available."
             )
         return str(device)
 
     def _build_networks(self):
+        # Stored with the networks: post-fit methods must follow the trained
+        # decoder, not a later set_params(n_components=...).
+        self.n_components_ = self.n_components
         common = {
             "stochastic": self.encoder == "stochastic",
             "dropout": self.dropout,
             "spectral_norm": self.spectral_norm,
         }
         if self.architecture_ == "svhn":
-            return build_svhn(self.image_shape_, self.n_components, **common)
+            return build_svhn(self.image_shape_, self.n_components_, **common)
         if self.architecture_ == "conv":
             return build_conv(
-                self.image_shape_, self.n_components, width=self.conv_width, **common
+                self.image_shape_, self.n_components_, width=self.conv_width, **common
             )
         output = "linear" if self.image_shape_ is None else "sigmoid"
         return build_mlp(
             self.n_features_in_,
-            self.n_components,
+            self.n_components_,
             tuple(self.hidden_layer_sizes),
             output=output,
             **common,
@@ -540,12 +628,12 @@ class ALITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
             Samples in the input's units and shape.
         """
         check_is_fitted(self)
-        if not isinstance(n_samples, Integral) or n_samples < 1:
+        if not _is_number(n_samples, Integral) or n_samples < 1:
             raise ValueError(
                 f"n_samples must be a positive integer; got {n_samples!r}."
             )
         rng = check_random_state(random_state)
-        Z = rng.standard_normal((n_samples, self.n_components))
+        Z = rng.standard_normal((n_samples, self.n_components_))
         return self._decode(Z)
 
     def __sklearn_tags__(self):
@@ -575,7 +663,9 @@ class ALITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
                     f"{type(self).__name__} was fitted on images of shape "
                     f"{fitted_shape}."
                 )
-            X = X.reshape(len(X), -1)
+            # Not reshape(len(X), -1): numpy cannot infer -1 for 0 samples,
+            # and validate_data below names the empty input clearly.
+            X = X.reshape(len(X), math.prod(X.shape[1:]))
         X = validate_data(
             self,
             X,
@@ -589,10 +679,16 @@ class ALITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
 
     def _check_codes(self, Z):
         Z = check_array(Z, dtype=(np.float64, np.float32))
-        if Z.shape[1] != self.n_components:
+        largest = max(Z.max(), -Z.min())
+        if largest > np.finfo(np.float32).max:
             raise ValueError(
-                f"Latent codes have {Z.shape[1]} columns; this model has "
-                f"n_components={self.n_components}."
+                f"Latent codes exceed float32's range (largest magnitude "
+                f"{largest:.3g}); the decoder runs in float32."
+            )
+        if Z.shape[1] != self.n_components_:
+            raise ValueError(
+                f"Latent codes have {Z.shape[1]} columns; this model was fitted "
+                f"with n_components={self.n_components_}."
             )
         return Z
 
@@ -617,14 +713,24 @@ class ALITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         """(shift, factor) tensors with x_scaled = shift + x * factor.
 
         Tabular data are scaled in float64, where an offset can dwarf the
-        spread; images in float32, exact enough for pixels.
+        spread; images in float32, exact enough for pixels, unless the
+        factor is no normal float32 (a range beyond ~1e38) or the shift's
+        rounding would show (an offset beyond ~1000 ranges).
         """
-        dtype = torch.float32 if self.image_shape_ is not None else torch.float64
-        factor = 1.0 / np.asarray(self.data_scale_, dtype=np.float64)
-        shift = -np.asarray(self.data_offset_, dtype=np.float64) * factor
+        shift, factor = _shift_factor(self.data_offset_, self.data_scale_)
+        dtype = torch.float64
+        if (
+            self.image_shape_ is not None
+            and np.all(np.abs(shift) <= 2**10)
+            and np.all(factor >= np.finfo(np.float32).tiny)
+            and np.all(factor <= np.finfo(np.float32).max)
+        ):
+            dtype = torch.float32
+        # 1-d: torch ignores a 0-d tensor's dtype in type promotion, and a
+        # float64 factor must make the arithmetic float64.
         return (
-            torch.as_tensor(shift, dtype=dtype),
-            torch.as_tensor(factor, dtype=dtype),
+            torch.as_tensor(np.atleast_1d(shift), dtype=dtype),
+            torch.as_tensor(np.atleast_1d(factor), dtype=dtype),
         )
 
     def _encode_batch(self, x, noise=None):
@@ -657,7 +763,7 @@ class ALITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
                 x = x.to(device).reshape(len(x), *shape)
                 noise = None
                 if rng is not None:
-                    noise = rng.standard_normal((len(x), self.n_components))
+                    noise = rng.standard_normal((len(x), self.n_components_))
                     noise = torch.tensor(noise, dtype=torch.float32, device=device)
                 features = fn(x, noise).float().cpu().numpy()
                 if out is None:
@@ -676,11 +782,47 @@ class ALITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
                     Z[start : start + _INFERENCE_BATCH], dtype=torch.float32
                 )
                 x = decoder(z.to(device)).float().cpu().numpy()
-                X[start : start + len(x)] = x.reshape(len(x), -1)
-        X = X * self.data_scale_ + self.data_offset_
+                if not np.isfinite(x).all():
+                    raise ValueError(
+                        "The decoder's float32 output overflowed for latent "
+                        "codes of magnitude up to "
+                        f"{np.abs(Z[start : start + len(x)]).max():.3g}, too far "
+                        "from the N(0, I) prior to decode."
+                    )
+                # Scaled in place per batch: ``X * scale + offset`` over the
+                # whole output would hold two more output-sized temporaries.
+                out = X[start : start + len(x)]
+                out[...] = x.reshape(len(x), -1)
+                with np.errstate(over="ignore", invalid="ignore"):
+                    np.multiply(out, self.data_scale_, out=out)
+                    out += self.data_offset_
+                if not np.isfinite(out).all():
+                    raise ValueError(
+                        "Decoded values exceed float64's range once scaled back "
+                        "to X's units by data_scale_ (up to "
+                        f"{np.max(self.data_scale_):.3g})."
+                    )
         if self._input_ndim_ == 4:
             return X.reshape(len(X), *self.image_shape_)
         return X
+
+
+# Numeric hyperparameters checked against bools beyond their constraints.
+_NUMERIC_PARAMS = (
+    "n_components",
+    "conv_width",
+    "max_epochs",
+    "batch_size",
+    "learning_rate",
+    "discriminator_learning_rate",
+    "dropout",
+    "reconstruction_weight",
+)
+
+
+def _is_number(value, kind):
+    """isinstance(value, kind), refusing bools (an Integral to Python)."""
+    return isinstance(value, kind) and not isinstance(value, (bool, np.bool_))
 
 
 # numpy dtypes that torch reads in place (native byte order).
@@ -703,4 +845,46 @@ def _scale_into(X, out, shift, factor):
         # torch.from_numpy warns on read-only memory (joblib's memmaps) and
         # rejects negative strides.
         X = np.array(X)
-    return torch.addcmul(shift, torch.from_numpy(X), factor, out=out)
+    torch.addcmul(shift, torch.from_numpy(X), factor, out=out)
+    # X is finite (validated), so anything else is a float32 overflow.
+    if not torch.isfinite(out).all():
+        raise ValueError(
+            "X scaled by the fitted scaling exceeds float32's range (about "
+            "3.4e38), in which the networks run: X holds values far outside "
+            "the spread of the data seen in fit."
+        )
+    return out
+
+
+def _standard_scaling(X):
+    """Per-feature mean and scale of 2-D X, in float64.
+
+    The scale is the standard deviation. Each feature is first scaled by a
+    power of two (exact) to magnitudes below 1, so that the squares of the
+    variance neither overflow (X.std is inf beyond ~1e154) nor underflow
+    (0 below ~1e-154). A constant feature, whose std is only the rounding
+    error of its mean, gets scale 1, or its magnitude where that is larger
+    so that the rounding error stays far below 1 once scaled.
+    """
+    X = np.array(X, dtype=np.float64)  # a copy, as X.std makes
+    _, exponent = np.frexp(np.maximum(X.max(axis=0), -X.min(axis=0)))
+    np.ldexp(X, -exponent, out=X)
+    mean = X.mean(axis=0)
+    X -= mean
+    np.square(X, out=X)
+    var = X.mean(axis=0)
+    # StandardScaler's bound on the variance that rounding alone produces.
+    eps, n = np.finfo(np.float64).eps, len(X)
+    constant = var <= n * eps * var + (n * mean * eps) ** 2
+    # 2 ** (exponent - 1) <= the feature's largest magnitude: finite.
+    scale = np.where(constant, np.maximum(np.ldexp(1.0, exponent - 1), 1.0), 0.0)
+    np.ldexp(np.sqrt(var), exponent, out=scale, where=~constant)
+    return np.ldexp(mean, exponent), scale
+
+
+def _shift_factor(offset, scale):
+    """(shift, factor) in float64 with x_scaled = shift + x * factor."""
+    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+        factor = 1.0 / np.asarray(scale, dtype=np.float64)
+        shift = -np.asarray(offset, dtype=np.float64) * factor
+    return shift, factor

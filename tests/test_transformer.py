@@ -129,6 +129,32 @@ def test_feature_names_and_pandas_output(digits_flat, tiny):
     assert list(out.columns) == [f"alitransformer{i}" for i in range(4)]
 
 
+def test_post_fit_methods_use_the_fitted_model_not_later_params(digits_images, tiny):
+    ali = ALITransformer(random_state=0, **tiny).fit(digits_images)
+    features = ali.transform(digits_images[:3])
+    samples = ali.sample(2, random_state=0)
+    ali.set_params(
+        n_components=8,
+        architecture="mlp",
+        image_shape=(4, 4, 4),
+        hidden_layer_sizes=(3,),
+        conv_width=2,
+    )
+    assert ali.n_components_ == 4
+    assert len(ali.get_feature_names_out()) == 4
+    np.testing.assert_array_equal(ali.transform(digits_images[:3]), features)
+    np.testing.assert_array_equal(ali.sample(2, random_state=0), samples)
+    assert ali.inverse_transform(np.zeros((2, 4))).shape == (2, 1, 8, 8)
+    with pytest.raises(ValueError, match="n_components=4"):
+        ali.inverse_transform(np.zeros((2, 8)))
+    drawn = ali.set_params(features="sample").transform(digits_images[:3])
+    assert drawn.shape == (3, 4)
+    # features stays switchable on the fitted model.
+    ali.set_params(features="hidden")
+    hidden = ali.transform(digits_images[:3])
+    assert hidden.shape[1] == len(ali.get_feature_names_out()) > 4
+
+
 # -- scaling -----------------------------------------------------------------
 
 
@@ -190,6 +216,24 @@ def test_transform_reads_any_numeric_array_layout(tmp_path, digits_flat, tiny):
         )
 
 
+@pytest.mark.parametrize("images", [False, True])
+def test_decoding_allocates_about_its_output(images, digits_flat, tiny):
+    import tracemalloc
+
+    X = digits_flat.reshape(-1, 1, 8, 8) if images else digits_flat
+    ali = ALITransformer(random_state=0, **tiny).fit(X)
+    Z = np.random.RandomState(0).standard_normal((20_000, 4))
+    output_nbytes = 20_000 * 64 * 8
+    tracemalloc.start()
+    try:
+        decoded = ali.inverse_transform(Z)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert decoded.nbytes == output_nbytes
+    assert peak < 1.5 * output_nbytes, peak / output_nbytes
+
+
 def test_tabular_scaling_keeps_precision_under_large_offsets(digits_flat, tiny):
     # In float32, 1e8 + x rounds to a multiple of 8 and the digits are lost;
     # scaled in float64, shifted data and a shifted model agree.
@@ -202,6 +246,97 @@ def test_tabular_scaling_keeps_precision_under_large_offsets(digits_flat, tiny):
         rtol=1e-5,
         atol=1e-6,
     )
+
+
+@pytest.mark.parametrize("factor", [1e40, 1e300, 1e-300])
+def test_tabular_scaling_survives_extreme_magnitudes(factor, digits_flat, tiny):
+    # Squares of 1e300 overflow float64 and squares of 1e-300 underflow, so
+    # a plain X.std gave inf or 0 and the data collapsed to a constant.
+    base = ALITransformer(random_state=0, **tiny).fit(digits_flat)
+    ali = ALITransformer(random_state=0, **tiny).fit(digits_flat * factor)
+    std = digits_flat.std(axis=0)
+    varying = std > 0
+    np.testing.assert_allclose(ali.data_offset_, digits_flat.mean(0) * factor)
+    np.testing.assert_allclose(ali.data_scale_[varying], std[varying] * factor)
+    np.testing.assert_allclose(
+        ali.transform(digits_flat * factor), base.transform(digits_flat), atol=1e-6
+    )
+    samples = ali.sample(5, random_state=0)
+    assert np.isfinite(samples).all()
+    np.testing.assert_allclose(
+        samples[:, varying] / factor,
+        base.sample(5, random_state=0)[:, varying],
+        rtol=1e-5,
+        atol=1e-6,
+    )
+
+
+def test_constant_features_are_not_scaled_by_rounding_noise(digits_flat, tiny):
+    X = digits_flat.copy()
+    X[:, 1] = 0.3  # its float64 mean is off by one ulp: std 5.6e-17
+    X[:, 2] = -1e300  # an ulp of its mean is 1e284: scale 1 overflows
+    ali = ALITransformer(random_state=0, **tiny).fit(X)
+    np.testing.assert_array_equal(ali.data_scale_[:2], [1.0, 1.0])
+    assert 0.5e300 <= ali.data_scale_[2] <= 1e300  # a power of 2 below it
+    np.testing.assert_allclose(ali.data_offset_[1:3], [0.3, -1e300])
+    assert np.isfinite(ali.transform(X)).all()
+    assert np.isfinite(ali.sample(3, random_state=0)).all()
+
+
+@pytest.mark.parametrize("factor, shift", [(1e50, 0.0), (1e-300, 0.0), (1.0, 1e8 / 3)])
+def test_image_scaling_survives_extreme_values(factor, shift, digits_images, tiny):
+    # A float32 scaling factor underflows to 0 (or overflows) for such
+    # ranges, and a float32 shift of (1e8 / 3) / 16 is off by up to 0.06.
+    base = ALITransformer(random_state=0, **tiny).fit(digits_images)
+    X = digits_images * factor + shift
+    ali = ALITransformer(random_state=0, **tiny).fit(X)
+    np.testing.assert_allclose(
+        ali.transform(X), base.transform(digits_images), atol=1e-5
+    )
+    np.testing.assert_allclose(
+        (ali.sample(5, random_state=0) - shift) / factor,
+        base.sample(5, random_state=0),
+        rtol=1e-5,
+        atol=1e-5,
+    )
+
+
+@pytest.mark.parametrize(
+    "images, X, match",
+    [
+        (False, lambda X: X * 1e-310, "standard deviation .* too small to invert"),
+        (True, lambda X: X * 1e-310, r"range \(max - min\) is too small"),
+        (True, lambda X: np.where(X > 8, 1e308, -1e308), "overflows float64"),
+    ],
+)
+def test_data_that_cannot_be_scaled_is_refused(images, X, match, digits, tiny):
+    data = digits[0][:, None] if images else digits[0].reshape(200, -1)
+    with warnings.catch_warnings():
+        # scikit-learn's finiteness check sums X, which overflows here.
+        warnings.simplefilter("ignore", RuntimeWarning)
+        with pytest.raises(ValueError, match=match):
+            ALITransformer(**tiny).fit(X(data))
+
+
+@pytest.mark.parametrize("images", [False, True])
+def test_transform_refuses_values_beyond_float32_once_scaled(images, digits, tiny):
+    X = digits[0][:, None] if images else digits[0].reshape(200, -1)
+    ali = ALITransformer(random_state=0, **tiny).fit(X)
+    for method in (ali.transform, ali.encode):
+        with pytest.raises(ValueError, match="exceeds float32's range"):
+            method(X * 1e40)
+
+
+def test_decoding_refuses_to_overflow(digits_flat, tiny):
+    ali = ALITransformer(random_state=0, **tiny).fit(digits_flat)
+    with pytest.raises(ValueError, match="codes exceed float32's range"):
+        ali.inverse_transform(np.full((2, 4), 1e39))
+    with pytest.raises(ValueError, match="decoder's float32 output overflowed"):
+        ali.inverse_transform(np.full((2, 4), 3e38))
+    huge = ALITransformer(random_state=0, **tiny).fit(digits_flat * 1e300)
+    assert np.isfinite(huge.inverse_transform(np.ones((2, 4)))).all()
+    with pytest.raises(ValueError, match="exceed float64's range"):
+        huge.inverse_transform(np.full((2, 4), 1e10))
 
 
 # -- reproducibility ---------------------------------------------------------
@@ -441,6 +576,7 @@ def test_transform_checks_features_and_image_shape(digits_images, tiny):
         ("encode", (np.zeros((2, 3)),)),
         ("inverse_transform", (np.zeros((2, 3)),)),
         ("sample", (2,)),
+        ("get_feature_names_out", ()),
     ],
 )
 def test_unfitted_model_raises_not_fitted(method, args):
@@ -473,6 +609,57 @@ def test_invalid_parameters_are_named(params, match, digits_flat, tiny):
         ALITransformer(**{**tiny, **params}).fit(digits_flat)
 
 
+@pytest.mark.parametrize(
+    "params, match",
+    [
+        ({"hidden_layer_sizes": (True,)}, "hidden_layer_sizes"),
+        # torch's own complaint would be "both floats or both Tensors".
+        ({"betas": (False, 0.9)}, r"betas must be two numbers in \[0, 1\)"),
+        ({"n_components": True}, "n_components must be a number, not a bool"),
+        ({"learning_rate": True}, "learning_rate must be a number, not a bool"),
+    ],
+)
+def test_bools_are_not_numbers(params, match, digits_flat, tiny):
+    with pytest.raises(ValueError, match=match):
+        ALITransformer(**{**tiny, **params}).fit(digits_flat)
+
+
+@pytest.mark.parametrize(
+    "callbacks",
+    [[object()], [("name", object())], [("name", None)], ["ProgressBar"], [(1, 2)]],
+)
+def test_bad_callbacks_are_named_before_training(callbacks, digits_flat, tiny):
+    with pytest.raises(TypeError, match=r"callbacks\[0\] is .*skorch Callback"):
+        ALITransformer(callbacks=callbacks, **tiny).fit(digits_flat)
+
+
+def test_callbacks_may_be_classes(digits_flat, tiny):
+    from skorch.callbacks import Callback, EpochTimer
+
+    class Noop(Callback):
+        pass
+
+    callbacks = [Noop, ("timer2", EpochTimer)]
+    ali = ALITransformer(callbacks=callbacks, **tiny).fit(digits_flat)
+    assert {"Noop", "timer2"} <= set(dict(ali.net_.callbacks_))
+
+
+def test_empty_image_input_is_named(digits_images, tiny):
+    with pytest.raises(ValueError, match="0 sample"):
+        ALITransformer(**tiny).fit(np.zeros((0, 1, 8, 8)))
+    ali = ALITransformer(random_state=0, **tiny).fit(digits_images)
+    with pytest.raises(ValueError, match="0 sample"):
+        ali.transform(np.zeros((0, 1, 8, 8)))
+
+
+@pytest.mark.parametrize("n_samples", [True, 0, -1, 2.0])
+def test_sample_needs_a_positive_integer(n_samples, digits_flat, tiny):
+    ali = ALITransformer(random_state=0, **tiny).fit(digits_flat)
+    with pytest.raises(ValueError, match="n_samples must be a positive integer"):
+        ali.sample(n_samples)
+    assert ali.sample(np.int64(2)).shape == (2, 64)
+
+
 def test_conv_needs_images_of_at_least_8_pixels(tiny):
     X = np.random.RandomState(0).rand(20, 1, 4, 4)
     with pytest.raises(ValueError, match="at least 8x8"):
@@ -486,6 +673,20 @@ def test_conv_needs_images_of_at_least_8_pixels(tiny):
 def test_cuda_request_without_cuda_is_a_clear_error(digits_flat, tiny):
     with pytest.raises(ValueError, match="CUDA is not available"):
         ALITransformer(device="cuda", **tiny).fit(digits_flat)
+
+
+@pytest.mark.parametrize("device", ["mps", "xpu"])
+def test_unavailable_accelerator_is_a_clear_error(device, digits_flat, tiny):
+    backend = getattr(torch, device, None)
+    if backend is not None and backend.is_available():
+        pytest.skip(f"needs a machine without {device}")
+    with pytest.raises(ValueError, match=f"{device.upper()} is not available"):
+        ALITransformer(device=device, **tiny).fit(digits_flat)
+
+
+def test_meta_device_is_refused(digits_flat, tiny):
+    with pytest.raises(ValueError, match="holds no data"):
+        ALITransformer(device="meta", **tiny).fit(digits_flat)
 
 
 def test_auto_device_is_cpu_without_cuda(digits_flat, tiny):
