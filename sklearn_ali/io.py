@@ -249,9 +249,12 @@ def _read(path):
         raise ValueError(f"its metadata is not an {FORMAT_NAME} document.")
     version = document.get("format_version")
     if type(version) is not int or version != FORMAT_VERSION:
+        versions = document.get("versions")
+        writer = versions.get("sklearn_ali") if isinstance(versions, dict) else None
         raise ValueError(
             f"format version {version!r} is not supported; this version of "
-            f"sklearn-ali reads format version {FORMAT_VERSION}."
+            f"sklearn-ali reads format version {FORMAT_VERSION}"
+            + (f" (the file was written by sklearn-ali {writer})." if writer else ".")
         )
     for key in ("estimator", "state"):
         if key not in document:
