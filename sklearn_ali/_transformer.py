@@ -16,6 +16,7 @@ from sklearn.utils import check_array, check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 from skorch.callbacks import Callback, ProgressBar
+from skorch.history import History
 
 from ._networks import build_conv, build_mlp, build_svhn
 from ._training import ALINet, TensorBatches
@@ -805,6 +806,181 @@ class ALITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         if self._input_ndim_ == 4:
             return X.reshape(len(X), *self.image_shape_)
         return X
+
+    # -- persistence: the hooks of sklearn_ali.io ---------------------------
+    # sklearn_ali.io writes what _io_state returns and hands it back to
+    # _from_io_state: what a fitted model is made of is known only here.
+
+    # Attributes of net_: the trained networks and their optimizers.
+    _io_modules = ("encoder_", "decoder_", "discriminator_")
+    _io_optimizers = ("optimizer_", "optimizer_d_")
+
+    def _io_state(self, *, include_optimizer=False):
+        """This fitted model as data and tensors, for ``sklearn_ali.io.dump``.
+
+        A dict of ``params`` (``get_params()``, with ``callbacks`` None
+        because callbacks are code, and a ``torch.device`` as its string),
+        ``attributes`` (every instance attribute ending in ``_`` but
+        ``net_``), ``modules`` (the state dicts of ``net_``'s networks),
+        ``history`` (``net_.history`` as a list) and, with
+        ``include_optimizer``, ``optimizers`` (the state dicts of ``net_``'s
+        optimizers).
+        """
+        check_is_fitted(self)
+        params = self.get_params(deep=False)
+        params["callbacks"] = None
+        if isinstance(params["device"], torch.device):
+            params["device"] = str(params["device"])
+        net = self.net_
+        state = {
+            "params": params,
+            "attributes": {
+                name: value
+                for name, value in vars(self).items()
+                if name.endswith("_") and name != "net_"
+            },
+            "modules": {
+                name: getattr(net, name).state_dict() for name in self._io_modules
+            },
+            "history": net.history.to_list(),
+        }
+        if include_optimizer:
+            state["optimizers"] = {
+                name: getattr(net, name).state_dict() for name in self._io_optimizers
+            }
+        return state
+
+    @classmethod
+    def _from_io_state(cls, state, *, device):
+        """The fitted model an ``_io_state`` dict describes, for ``io.load``.
+
+        The estimator is constructed from the stored parameters and validated,
+        the fitted attributes are checked and set, the networks and ``net_``
+        are built as ``fit`` builds them (``net_`` on ``device``, initialised)
+        and the stored weights, history and optimizer state copied in.
+        Raises ValueError on anything missing or inconsistent.
+        """
+        # Imported here: sklearn_ali.io imports this module for its registry.
+        from .io import _check_layout, _load_module_state, _load_optimizer_state
+
+        _check_layout(
+            state,
+            {"params": dict, "attributes": dict, "modules": dict, "history": list},
+            optional={"optimizers": dict},
+        )
+        unknown = state["params"].keys() - set(cls._get_param_names())
+        if unknown:
+            raise ValueError(f"unknown parameters {sorted(unknown)}.")
+        model = cls(**state["params"])
+        model._validate_params()
+        model._check_hyperparameters()
+        cls._check_io_attributes(state["attributes"])
+        vars(model).update(state["attributes"])
+        if not all(isinstance(row, dict) for row in state["history"]):
+            raise ValueError("the stored history is not a list of dicts.")
+        stored = {"modules": cls._io_modules, "optimizers": cls._io_optimizers}
+        for key, names in stored.items():
+            if key in state and state[key].keys() != set(names):
+                raise ValueError(
+                    f"the stored {key} are {sorted(state[key])}; expected "
+                    f"{sorted(names)}."
+                )
+
+        # The weights drawn here are overwritten; fork_rng leaves the caller's
+        # torch RNG as it was.
+        with torch.random.fork_rng(devices=[]):
+            net = model._make_net(
+                *model._build_networks(), cuda=torch.device(device).type == "cuda"
+            )
+            net.device = device
+            net.initialize()
+        model.net_ = net
+        for name in cls._io_modules:
+            module = getattr(net, name)
+            _load_module_state(module, state["modules"][name], f"modules/{name}")
+            module.eval()
+        for name, optimizer_state in state.get("optimizers", {}).items():
+            _load_optimizer_state(
+                getattr(net, name), optimizer_state, f"optimizers/{name}"
+            )
+        net.history = History(state["history"])
+        return model
+
+    @classmethod
+    def _check_io_attributes(cls, attributes):
+        """Raise ValueError unless these could be the fitted attributes of fit."""
+        bad = [
+            name
+            for name in attributes
+            if not name.isidentifier()
+            or not name.endswith("_")
+            or name.startswith("__")
+            or name == "net_"
+            or hasattr(cls, name)  # the properties encoder_, history_, ...
+        ]
+        if bad:
+            raise ValueError(f"{bad} cannot be fitted attributes.")
+        required = (
+            "n_features_in_",
+            "image_shape_",
+            "_input_ndim_",
+            "architecture_",
+            "data_offset_",
+            "data_scale_",
+            "device_",
+        )
+        missing = [name for name in required if name not in attributes]
+        if missing:
+            raise ValueError(f"the fitted attributes {missing} are missing.")
+
+        def check(name, ok, expected):
+            if not ok:
+                raise ValueError(
+                    f"fitted attribute {name}={attributes[name]!r} is not {expected}."
+                )
+
+        n = attributes["n_features_in_"]
+        check("n_features_in_", type(n) is int and n > 0, "a positive int")
+        shape = attributes["image_shape_"]
+        check(
+            "image_shape_",
+            shape is None
+            or (
+                type(shape) is tuple
+                and len(shape) == 3
+                and all(type(s) is int and s > 0 for s in shape)
+                and math.prod(shape) == n
+            ),
+            f"None or (C, H, W) with C*H*W = n_features_in_ = {n}",
+        )
+        ndims = (2,) if shape is None else (2, 4)
+        check("_input_ndim_", attributes["_input_ndim_"] in ndims, f"in {ndims}")
+        archs = ("mlp",) if shape is None else ("mlp", "conv", "svhn")
+        check("architecture_", attributes["architecture_"] in archs, f"in {archs}")
+        scaling_shape = (n,) if shape is None else ()
+        for name in ("data_offset_", "data_scale_"):
+            value = attributes[name]
+            check(
+                name,
+                isinstance(value, np.ndarray)
+                and value.dtype == np.float64
+                and value.shape == scaling_shape
+                and np.isfinite(value).all()
+                and (name == "data_offset_" or (value > 0).all()),
+                f"a finite float64 array of shape {scaling_shape}"
+                + (", positive" if name == "data_scale_" else ""),
+            )
+        check("device_", isinstance(attributes["device_"], str), "a string")
+        if "feature_names_in_" in attributes:
+            names = attributes["feature_names_in_"]
+            check(
+                "feature_names_in_",
+                isinstance(names, np.ndarray)
+                and names.dtype == object
+                and names.shape == (n,)
+                and all(isinstance(s, str) for s in names),
+                f"an object array of {n} strings",
+            )
 
 
 # Numeric hyperparameters checked against bools beyond their constraints.
