@@ -1,25 +1,77 @@
 """ALI's adversarial training, as a skorch ``NeuralNet``.
 
-skorch runs the loop (epochs, callbacks, history, progress bar, devices);
-this module supplies what is specific to ALI: three modules and two
-optimizers, the simultaneous discriminator/generator step, and a guard that
-stops training on a non-finite loss and restores the last good weights.
+skorch runs the loop (epochs, callbacks, history, progress, devices, the
+optimizer step); this module plugs ALI into skorch's documented extension
+points (``docs/user/customization.rst``):
+
+- ``module_`` is one :class:`ALIModule` holding the encoder, decoder and
+  discriminator, so skorch's ``save_params``, ``Checkpoint`` and
+  ``LoadInitState`` save and restore all three networks;
+- ``optimizer_`` is one optimizer with a parameter group per player
+  (``param_groups[i]["player"]`` is ``"generators"`` or
+  ``"discriminator"``). Adam keeps its state per parameter, so this is the
+  authors' two simultaneously stepped Adams, and skorch's ``LRScheduler``,
+  ``Checkpoint`` and ``lr``/``optimizer__*`` settings reach both players;
+  ``optimizer_d__*`` settings reach the discriminator's groups only;
+- ``train_step_single`` computes each player's gradients of its own loss
+  (:func:`sklearn_ali._objectives.ali_losses`); skorch's ``train_step``
+  zeroes them, notifies ``on_grad_computed`` and steps the optimizer;
+- ``validation_step`` scores held-out rows by their reconstruction error,
+  the ``valid_loss`` that ``EarlyStopping`` and ``Checkpoint`` monitor.
 """
 
 import math
+import warnings
+from collections import defaultdict
 
 import torch
 from skorch import NeuralNet
-from skorch.callbacks import Callback, EpochTimer, PrintLog
+from skorch.callbacks import (
+    Callback,
+    EarlyStopping,
+    EpochTimer,
+    PassthroughScoring,
+    PrintLog,
+)
 from torch.utils.data import BatchSampler, DataLoader, RandomSampler, SequentialSampler
 
-# Per-batch quantities recorded in the history, in the order train_step stacks them.
-BATCH_KEYS = ("d_loss", "g_loss", "d_real_acc", "d_fake_acc", "recon_loss")
-_MODULES = ("encoder", "decoder", "discriminator")
+from ._objectives import ALI_DIAGNOSTICS, ali_losses, reconstruction_error
+
+# Per-batch quantities recorded in the history.
+BATCH_KEYS = ALI_DIAGNOSTICS
+PLAYERS = ("generators", "discriminator")
 
 
 class TrainingDivergedError(RuntimeError):
-    """Raised when ALI's losses become NaN or infinite during ``fit``."""
+    """Raised when ALI's losses or weights become NaN or infinite during ``fit``."""
+
+
+class ALIModule(torch.nn.Module):
+    """The encoder G_z, decoder G_x and discriminator D as one module.
+
+    ``forward(x)`` is the encoder mean mu(x): what ``net.forward(X)`` and
+    skorch's scoring callbacks see as the net's prediction.
+    """
+
+    def __init__(self, encoder, decoder, discriminator):
+        super().__init__()
+        self.encoder = encoder
+        self.decoder = decoder
+        self.discriminator = discriminator
+
+    def forward(self, x):
+        return self.encoder.mean(x)  # (n, n_components)
+
+    def player_parameters(self, player):
+        """Named parameters of ``"generators"`` (encoder and decoder) or D."""
+        names = (
+            ("discriminator",) if player == "discriminator" else ("encoder", "decoder")
+        )
+        return [
+            (f"{name}.{key}", p)
+            for name in names
+            for key, p in getattr(self, name).named_parameters()
+        ]
 
 
 class TensorBatches(torch.utils.data.Dataset):
@@ -27,11 +79,13 @@ class TensorBatches(torch.utils.data.Dataset):
 
     Per-sample ``__getitem__`` plus collation costs more than a small network's
     forward pass on the CPU; gathering whole batches keeps skorch's loop as fast
-    as a hand-written one.
+    as a hand-written one. ``X`` and ``y`` (None: no targets) are what skorch's
+    ``data_from_dataset`` reads, e.g. for ``EpochScoring``.
     """
 
-    def __init__(self, X):
+    def __init__(self, X, y=None):
         self.X = X
+        self.y = y
 
     def __len__(self):
         return len(self.X)
@@ -44,7 +98,7 @@ class _EpochMeans(Callback):
     """Records each epoch's batch-size-weighted mean of every batch quantity."""
 
     def on_epoch_end(self, net, **kwargs):
-        batches = net.history[-1, "batches"]
+        batches = [b for b in net.history[-1, "batches"] if "train_batch_size" in b]
         sizes = [b["train_batch_size"] for b in batches]
         for key in BATCH_KEYS:
             if batches and key in batches[0]:
@@ -52,15 +106,47 @@ class _EpochMeans(Callback):
                 net.history.record(key, total / sum(sizes))
 
 
-class DivergenceGuard(Callback):
-    """Stops training on a non-finite loss and restores the last good weights.
+def _all_finite(tensors):
+    return all(bool(torch.isfinite(t).all()) for t in tensors if t.is_floating_point())
 
-    A snapshot is taken at the start and after every epoch whose losses are
-    finite, so the restored weights are those of the last finite epoch.
+
+def _cpu_copy(state):
+    """A detached CPU copy of a (nested) state dict."""
+    if torch.is_tensor(state):
+        return state.detach().to("cpu", copy=True)
+    if isinstance(state, dict):
+        return {k: _cpu_copy(v) for k, v in state.items()}
+    if isinstance(state, list):
+        return [_cpu_copy(v) for v in state]
+    return state
+
+
+def _tensors(state):
+    if torch.is_tensor(state):
+        yield state
+    elif isinstance(state, dict):
+        for v in state.values():
+            yield from _tensors(v)
+    elif isinstance(state, list):
+        for v in state:
+            yield from _tensors(v)
+
+
+class DivergenceGuard(Callback):
+    """Stops training on a non-finite loss or weight; restores the last good state.
+
+    A snapshot of the networks (weights and buffers) and of the optimizer
+    (Adam's moments) is taken at the start and after every epoch whose
+    losses, weights, buffers and optimizer state are all finite. A finite loss
+    alone is not enough: the losses of an epoch are computed before its last
+    step, which can overflow the weights.
     """
 
     def on_train_begin(self, net, **kwargs):
-        self._snapshot(net)
+        if self._state_is_finite(net):
+            self._snapshot(net)
+        else:  # warm start from a model that is already broken
+            self.snapshot_ = None
 
     def on_train_end(self, net, **kwargs):
         # The copies served only during training; a pickled model need not
@@ -69,18 +155,34 @@ class DivergenceGuard(Callback):
 
     def on_epoch_end(self, net, **kwargs):
         row = net.history[-1]
-        if all(math.isfinite(row.get(key, 0.0)) for key in ("d_loss", "g_loss")):
+        losses_finite = all(
+            math.isfinite(row.get(key, 0.0)) for key in ("d_loss", "g_loss")
+        )
+        if losses_finite and self._state_is_finite(net):
             self._snapshot(net)
             return
-        for name, state in self.snapshot_.items():
-            getattr(net, name).load_state_dict(state)
-        self.snapshot_ = None
+        snapshot, self.snapshot_ = self.snapshot_, None
+        if snapshot is None:
+            raise TrainingDivergedError(
+                f"ALI training diverged at epoch {row['epoch']} and no finite "
+                "weights were left to restore."
+            )
+        net.module_.load_state_dict(snapshot["module"])
+        net.optimizer_.load_state_dict(snapshot["optimizer"])
         kept = f"after epoch {self.epoch_}" if self.epoch_ else "of initialisation"
+        what = "loss" if not losses_finite else "weights or optimizer state"
         raise TrainingDivergedError(
-            f"ALI training diverged: non-finite loss at epoch {row['epoch']} "
+            f"ALI training diverged: non-finite {what} at epoch {row['epoch']} "
             f"(d_loss={row.get('d_loss')}, g_loss={row.get('g_loss')}). The "
-            f"weights {kept}, the last finite ones, were restored. Try a "
-            "smaller learning_rate, or keep spectral_norm=True."
+            f"weights {kept}, the last finite ones, were restored, with their "
+            "optimizer state. Try a smaller learning_rate, or keep "
+            "spectral_norm=True."
+        )
+
+    @staticmethod
+    def _state_is_finite(net):
+        return _all_finite(net.module_.state_dict().values()) and _all_finite(
+            _tensors(net.optimizer_.state_dict()["state"])
         )
 
     def _snapshot(self, net):
@@ -88,31 +190,68 @@ class DivergenceGuard(Callback):
         # Kept on the CPU: GPU memory is scarcer, and CUDA tensors here would
         # not be mapped to the CPU when a model is unpickled without CUDA.
         self.snapshot_ = {
-            name: {
-                k: v.detach().to("cpu", copy=True)
-                for k, v in getattr(net, name).state_dict().items()
-            }
-            for name in (m + "_" for m in _MODULES)
+            "module": _cpu_copy(net.module_.state_dict()),
+            "optimizer": _cpu_copy(net.optimizer_.state_dict()),
         }
+
+
+class FitProgressBar(Callback):
+    """One progress bar over the whole fit, carrying the current losses.
+
+    skorch's ``ProgressBar`` draws a bar per epoch; a fit of many short
+    epochs reads better as one bar whose postfix shows the epoch and the
+    latest batch's losses.
+    """
+
+    def __init__(self, keys=("d_loss", "g_loss", "recon_loss", "valid_loss")):
+        self.keys = keys
+
+    def on_train_begin(self, net, X=None, **kwargs):
+        import tqdm
+
+        n = len(X) if X is not None else 0
+        batch = max(1, min(net.batch_size, n))
+        per_epoch = n // batch if n >= batch else 1
+        epochs = getattr(net, "epochs_planned_", net.max_epochs)
+        self.pbar_ = tqdm.tqdm(total=epochs * per_epoch, unit="batch", leave=True)
+
+    def on_batch_end(self, net, training=False, **kwargs):
+        if not training:
+            return
+        row = net.history[-1, "batches", -1]
+        postfix = {"epoch": len(net.history)}
+        postfix.update({k: row[k] for k in self.keys if k in row})
+        if len(net.history) > 1 and "valid_loss" in net.history[-2]:
+            postfix["valid_loss"] = net.history[-2, "valid_loss"]
+        self.pbar_.set_postfix(postfix, refresh=False)
+        self.pbar_.update()
+
+    def on_train_end(self, net, **kwargs):
+        self.pbar_.close()
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state.pop("pbar_", None)
+        return state
+
+
+def _discriminator_setter(net, param, value):
+    """``optimizer_d__<key>=value`` sets ``key`` in D's parameter groups."""
+    key = param[len("optimizer_d__") :]
+    for group in net.optimizer_.param_groups:
+        if group.get("player") == "discriminator":
+            group[key] = value
 
 
 class ALINet(NeuralNet):
     """skorch net training ALI's encoder, decoder and joint discriminator.
 
-    The encoder and decoder share one optimizer (``optimizer_``), the
-    discriminator has its own (``optimizer_d_``). Both are updated
-    simultaneously from the same batch, as in the authors' code.
-
     Parameters
     ----------
-    encoder, decoder, discriminator : torch.nn.Module
+    module : ALIModule
         The three networks (see ``sklearn_ali._networks``).
     n_components : int
         Latent size; the prior is N(0, I) in that many dimensions.
-    lr_d : float
-        Discriminator learning rate (``lr`` is the generators').
-    betas : tuple of float
-        Adam's betas for both optimizers.
     reconstruction_weight : float
         Weight of the L1 cycle term ``|x - G_x(G_z(x))|`` (ALICE) in the
         encoder/decoder loss; 0 gives the paper's pure adversarial ALI.
@@ -122,86 +261,106 @@ class ALINet(NeuralNet):
         channels_last memory format for conv networks on CUDA.
     **kwargs
         Any other :class:`skorch.NeuralNet` argument (``lr``, ``max_epochs``,
-        ``batch_size``, ``callbacks``, ``device``, ...).
+        ``batch_size``, ``callbacks``, ``device``, ``train_split``,
+        ``optimizer__*``, ...) and ``optimizer_d__*``: optimizer settings for
+        the discriminator's parameter groups only (e.g. ``optimizer_d__lr``).
     """
+
+    prefixes_ = [*NeuralNet.prefixes_, "optimizer_d"]
 
     def __init__(
         self,
-        encoder,
-        decoder,
-        discriminator,
+        module,
         *,
         n_components,
-        lr_d=None,
-        betas=(0.5, 0.999),
         reconstruction_weight=0.0,
         use_amp=False,
         channels_last=False,
         **kwargs,
     ):
-        # skorch accepts torch modules as plain attributes only before its
-        # own __init__ has run.
-        self.encoder = encoder
-        self.decoder = decoder
-        self.discriminator = discriminator
         kwargs.setdefault("optimizer", torch.optim.Adam)
         kwargs.setdefault("train_split", None)
-        super().__init__(module=None, criterion=torch.nn.BCEWithLogitsLoss, **kwargs)
+        kwargs.setdefault("criterion", torch.nn.BCEWithLogitsLoss)
+        super().__init__(module, **kwargs)
         self.n_components = n_components
-        self.lr_d = lr_d
-        self.betas = betas
         self.reconstruction_weight = reconstruction_weight
         self.use_amp = use_amp
         self.channels_last = channels_last
+        # The module and callbacks go into skorch's device-mapped pickle blob
+        # beside module_ and optimizer_: objects shared between them (the
+        # module is module_, an LRScheduler holds optimizer_) are pickled once,
+        # stay shared, and CUDA tensors in them load on CPU-only machines.
+        self.cuda_dependent_attributes_ = [
+            *self.cuda_dependent_attributes_,
+            "module",
+            "callbacks",
+        ]
 
-    # -- pickling ----------------------------------------------------------
+    # -- the trained networks ---------------------------------------------
 
-    def __getstate__(self):
-        state = super().__getstate__()
-        # The init arguments are the very modules held in encoder_ etc.;
-        # pickled again they would double the file and escape skorch's
-        # mapping of CUDA tensors to the CPU on machines without CUDA.
-        for name in _MODULES:
-            state[name] = None
-        return state
+    @property
+    def encoder_(self):
+        return self.module_.encoder
 
-    def __setstate__(self, state):
-        super().__setstate__(state)
-        for name in _MODULES:
-            if self.__dict__.get(name) is None and name + "_" in self.__dict__:
-                self.__dict__[name] = self.__dict__[name + "_"]
+    @property
+    def decoder_(self):
+        return self.module_.decoder
+
+    @property
+    def discriminator_(self):
+        return self.module_.discriminator
 
     # -- skorch set-up ---------------------------------------------------
 
     def get_default_callbacks(self):
         return [
             ("epoch_timer", EpochTimer()),
+            ("train_loss", PassthroughScoring(name="train_loss", on_train=True)),
+            ("valid_loss", PassthroughScoring(name="valid_loss")),
             ("epoch_means", _EpochMeans()),
             ("divergence_guard", DivergenceGuard()),
-            ("print_log", PrintLog(keys_ignored=["train_batch_count"])),
+            (
+                "print_log",
+                PrintLog(keys_ignored=["train_batch_count", "valid_batch_count"]),
+            ),
         ]
 
     def initialize_module(self):
-        self.encoder_ = self.encoder
-        self.decoder_ = self.decoder
-        self.discriminator_ = self.discriminator
+        super().initialize_module()
         if self.channels_last and str(self.device).startswith("cuda"):
-            for net in (self.encoder_, self.decoder_, self.discriminator_):
-                net.to(memory_format=torch.channels_last)
+            self.module_.to(memory_format=torch.channels_last)
         return self
 
     def initialize_optimizer(self, triggered_directly=None):
-        generators = [*self.encoder_.parameters(), *self.decoder_.parameters()]
-        self.optimizer_ = self.optimizer(generators, lr=self.lr, betas=self.betas)
-        lr_d = self.lr if self.lr_d is None else self.lr_d
-        self.optimizer_d_ = self.optimizer(
-            self.discriminator_.parameters(), lr=lr_d, betas=self.betas
-        )
+        """One optimizer, a parameter group (or more) per player.
+
+        ``optimizer__*`` settings (and ``lr``) apply to every group;
+        ``optimizer_d__*`` override them in the discriminator's groups.
+        """
+        d_settings = self.get_params_for("optimizer_d")
+        groups, kwargs = [], {}
+        for player in PLAYERS:
+            (player_groups,), kwargs = self.get_params_for_optimizer(
+                "optimizer", self.module_.player_parameters(player)
+            )
+            for group in player_groups:
+                group["player"] = player
+                if player == "discriminator":
+                    group.update(d_settings)
+            groups += player_groups
+        self.optimizer_ = self.optimizer(groups, **kwargs)
+        return self
+
+    def _initialize_optimizer(self, reason=None):
+        super()._initialize_optimizer(reason)
+        self._register_virtual_param("optimizer_d__*", _discriminator_setter)
         return self
 
     def get_iterator(self, dataset, training=False):
+        # Batches are index lists into TensorBatches (one gather per batch);
+        # drop_last in training: a trailing batch of one sample breaks batch
+        # norm.
         batch_size = min(self.batch_size, len(dataset))
-        # drop_last: a trailing batch of one sample breaks batch norm.
         sampler = BatchSampler(
             RandomSampler(dataset) if training else SequentialSampler(dataset),
             batch_size,
@@ -214,7 +373,7 @@ class ALINet(NeuralNet):
             pin_memory=str(self.device).startswith("cuda"),
         )
 
-    # -- the adversarial step -------------------------------------------
+    # -- one batch --------------------------------------------------------
 
     def _prepare(self, batch):
         # Pinned host memory + non_blocking: the copy overlaps the previous step.
@@ -228,76 +387,139 @@ class ALINet(NeuralNet):
             "cuda", torch.bfloat16, enabled=self.use_amp and x.is_cuda
         )
 
-    def compute_losses(self, x):
-        """Both players' losses for one batch, and the batch diagnostics.
+    def train_step_single(self, batch, **fit_params):
+        """Each player's gradient of its own loss, from one forward pass.
 
-        Non-saturating ALI losses on D's logits: D minimises
-        softplus(-d_q) + softplus(d_p), encoder and decoder minimise
-        softplus(d_q) + softplus(-d_p). Real and generated pairs go through D
-        as one batch.
+        skorch's ``train_step`` has zeroed the gradients and, after this,
+        notifies ``on_grad_computed`` and steps the optimizer.
         """
-        n = len(x)
-        z_p = torch.randn(n, self.n_components, device=x.device)
-        with self._autocast(x):
-            z_q, _ = self.encoder_.sample(x)
-            x_p = self.decoder_(z_p)
-            logits = self.discriminator_(torch.cat([x, x_p]), torch.cat([z_q, z_p]))
-            d_q, d_p = logits.float().split([n, n])
-            ones, zeros = torch.ones_like(d_q), torch.zeros_like(d_q)
-            d_loss = self.criterion_(d_q, ones) + self.criterion_(d_p, zeros)
-            g_loss = self.criterion_(d_q, zeros) + self.criterion_(d_p, ones)
-            recon = torch.zeros((), device=x.device)
-            if self.reconstruction_weight > 0:
-                recon = (self.decoder_(z_q).float() - x).abs().mean()
-                g_loss = g_loss + self.reconstruction_weight * recon
-        metrics = torch.stack(
-            [
-                d_loss.detach(),
-                g_loss.detach(),
-                (d_q > 0).float().mean(),
-                (d_p < 0).float().mean(),
-                recon.detach(),
-            ]
-        )
-        return d_loss, g_loss, metrics
-
-    def train_step(self, batch, **fit_params):
         self._set_training(True)
         x = self._prepare(batch)
-        d_loss, g_loss, metrics = self.compute_losses(x)
-        d_params = list(self.discriminator_.parameters())
-        g_params = [
-            p for group in self.optimizer_.param_groups for p in group["params"]
-        ]
-        # Gradients of each player's loss w.r.t. its own parameters only:
-        # one forward pass serves both updates.
-        d_grads = torch.autograd.grad(d_loss, d_params, retain_graph=True)
-        g_grads = torch.autograd.grad(g_loss, g_params, allow_unused=True)
-        for params, grads in ((d_params, d_grads), (g_params, g_grads)):
-            for p, g in zip(params, grads):
-                p.grad = g
-        self.optimizer_d_.step()
-        self.optimizer_.step()
+        z_prior = torch.randn(len(x), self.n_components, device=x.device)
+        module = self.module_
+        with self._autocast(x):
+            d_loss, g_loss, diagnostics = ali_losses(
+                module.encoder,
+                module.decoder,
+                module.discriminator,
+                x,
+                z_prior,
+                criterion=self.criterion_,
+                reconstruction_weight=self.reconstruction_weight,
+            )
+        # inputs= confines each loss's gradient to its own player.
+        d_loss.backward(
+            inputs=[p for _, p in module.player_parameters("discriminator")],
+            retain_graph=True,
+        )
+        g_loss.backward(inputs=[p for _, p in module.player_parameters("generators")])
         return {
             "loss": d_loss.detach() + g_loss.detach(),
             "y_pred": None,
-            "metrics": metrics,
+            "diagnostics": diagnostics,
         }
 
+    def validation_step(self, batch, **fit_params):
+        """Reconstruction error of held-out rows through mu: the valid_loss.
+
+        It measures how much of x the latent mean carries, which is what the
+        features are for (see the user guide for its relation to feature
+        quality); the adversarial losses say who is winning, not how well.
+        """
+        self._set_training(False)
+        x = self._prepare(batch)
+        with torch.no_grad(), self._autocast(x):
+            mu = self.module_.encoder.mean(x)
+            loss = reconstruction_error(self.module_.decoder(mu), x)
+        return {"loss": loss, "y_pred": mu.float()}
+
+    # -- the loop ----------------------------------------------------------
+
+    def fit_loop(self, X, y=None, epochs=None, **fit_params):
+        try:
+            return super().fit_loop(X, y, epochs=epochs, **fit_params)
+        except KeyboardInterrupt:
+            if any(
+                isinstance(cb, EarlyStopping) and cb.misses_ >= cb.patience
+                for _, cb in self.callbacks_
+            ):
+                raise  # skorch's EarlyStopping stops training this way
+            # skorch ends training quietly on Ctrl-C; say so, in the log and
+            # in the history, since the model is then only partly trained.
+            epoch = len(self.history)
+            if epoch:
+                self.history.record("interrupted", True)
+            warnings.warn(
+                f"ALI training was interrupted (KeyboardInterrupt) during epoch "
+                f"{epoch}; the model keeps the weights it had then.",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+            raise
+
     def run_single_epoch(self, iterator, training, prefix, step_fn, **fit_params):
+        # skorch's version reads each batch's loss with .item(), which on CUDA
+        # waits for the GPU after every step. Here values are read per batch
+        # only where that is free (CPU) or wanted (a progress bar, verbose);
+        # otherwise once per epoch, in one device-to-host copy.
         if iterator is None:
             return
-        metrics, sizes = [], []
+        live = self.verbose or not str(self.device).startswith("cuda")
+        pending = []
         for batch in iterator:
             self.notify("on_batch_begin", batch=batch, training=training)
             step = step_fn(batch, **fit_params)
-            metrics.append(step["metrics"])
-            sizes.append(len(batch))
+            values = step["loss"].reshape(1).float()
+            if "diagnostics" in step:
+                values = torch.cat([values, step["diagnostics"]])
+            if live:
+                self._record_batch(prefix, values.tolist(), len(batch))
+            else:
+                pending.append((values, len(batch)))
             self.notify("on_batch_end", batch=batch, training=training, **step)
-        # One device-to-host copy per epoch: a per-batch .item() would stall
-        # the GPU pipeline after every step.
-        values = torch.stack(metrics).cpu().tolist() if metrics else []
-        for row, vals, n in zip(self.history[-1, "batches"], values, sizes):
-            row.update(zip(BATCH_KEYS, vals))
-            row[prefix + "_batch_size"] = n
-        self.history.record(prefix + "_batch_count", len(values))
+        if pending:
+            rows = torch.stack([v for v, _ in pending]).cpu().tolist()
+            batches = self.history[-1, "batches"]
+            # The rows on_batch_begin/end opened, in order, for this phase.
+            opened = batches[len(batches) - len(rows) :]
+            for row, vals, (_, n) in zip(opened, rows, pending):
+                row.update(self._batch_record(prefix, vals, n))
+        self.history.record(prefix + "_batch_count", len(pending) or len(iterator))
+
+    @staticmethod
+    def _batch_record(prefix, values, n):
+        record = {prefix + "_loss": values[0], prefix + "_batch_size": n}
+        if len(values) > 1:
+            record.update(zip(BATCH_KEYS, values[1:]))
+        return record
+
+    def _record_batch(self, prefix, values, n):
+        for key, value in self._batch_record(prefix, values, n).items():
+            self.history.record_batch(key, value)
+
+    # -- devices and pickling ----------------------------------------------
+
+    def move_to(self, device):
+        """Move the networks and the optimizer state to ``device``."""
+        self.module_.to(device)
+        for state in self.optimizer_.state.values():
+            for key, value in state.items():
+                if torch.is_tensor(value) and key != "step":
+                    state[key] = value.to(device)
+        self.device = str(device)
+        return self
+
+    def __getstate__(self):
+        # Adam's moments are two thirds of a pickle: they are left out, so a
+        # pickled model is about the size of its weights. Training resumed
+        # after unpickling (warm_start, partial_fit) restarts the moments;
+        # sklearn_ali.io.dump(include_optimizer=True) or skorch's Checkpoint
+        # keep them.
+        optimizer = self.__dict__.get("optimizer_")
+        if optimizer is None or not optimizer.state:
+            return super().__getstate__()
+        kept, optimizer.state = optimizer.state, defaultdict(dict)
+        try:
+            return super().__getstate__()
+        finally:
+            optimizer.state = kept

@@ -2,6 +2,8 @@
 
 import copy
 import math
+import threading
+from contextlib import contextmanager
 from numbers import Integral, Real
 
 import numpy as np
@@ -14,12 +16,20 @@ from sklearn.base import (
 )
 from sklearn.utils import check_array, check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import check_is_fitted, validate_data
-from skorch.callbacks import Callback, ProgressBar
+from sklearn.utils.validation import _is_fitted, check_is_fitted, validate_data
+from skorch.callbacks import Callback, EpochScoring, PrintLog
+from skorch.dataset import ValidSplit
 from skorch.history import History
 
 from ._networks import build_conv, build_mlp, build_svhn
-from ._training import ALINet, TensorBatches
+from ._training import (
+    ALIModule,
+    ALINet,
+    FitProgressBar,
+    TensorBatches,
+    TrainingDivergedError,
+    _cpu_copy,
+)
 
 # Rows per forward pass in transform/inverse_transform/sample: bounds memory
 # independently of n_samples.
@@ -116,12 +126,30 @@ class ALITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         Keep the trained networks on ``device`` after ``fit`` (faster
         ``transform`` on a GPU). By default they are moved to the CPU.
 
+    validation_fraction : float, default=0.0
+        Fraction of X held out (at random, seeded by ``random_state``) to
+        score each epoch: ``valid_loss`` in the history is the mean absolute
+        reconstruction error ``|x - G_x(mu(x))|`` of the held-out rows, in
+        scaled units, which tracks how much of x the features carry. Needed
+        by callbacks that monitor validation, such as skorch's
+        ``EarlyStopping()`` and ``Checkpoint()`` with their defaults, or
+        ``EpochScoring``. 0 trains on all of X.
+
+    warm_start : bool, default=False
+        When True, ``fit`` on a fitted model continues training its networks
+        and optimizer for ``max_epochs`` more epochs (the scaling of the first
+        fit is kept) instead of starting anew. The hyperparameters that shape
+        the networks must not change in between.
+
     callbacks : list of skorch callbacks or (name, callback) tuples, default=None
         Extra skorch callbacks (e.g. ``Checkpoint``, ``EarlyStopping``,
-        ``LRScheduler``), copied at ``fit``.
+        ``LRScheduler``, ``GradientNormClipping``), copied at ``fit``. They
+        see one optimizer, ``net_.optimizer_``, with a parameter group per
+        player, so ``LRScheduler`` schedules both players.
 
     verbose : int, default=0
-        ``1`` shows a progress bar and a per-epoch table of losses.
+        ``1`` shows one progress bar over the fit, carrying the epoch and the
+        current losses; ``2`` prints a table of the losses after each epoch.
 
     random_state : int, RandomState instance or None, default=None
         Seeds weight initialisation, batching, dropout and noise. On the CPU a
@@ -138,8 +166,10 @@ class ALITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
 
     history_ : skorch.history.History
         Per-epoch ``d_loss``, ``g_loss``, ``d_real_acc`` and ``d_fake_acc``
-        (discriminator accuracy on encoder and decoder pairs), ``recon_loss``
-        and ``dur``.
+        (discriminator accuracy on encoder and decoder pairs), ``recon_loss``,
+        ``train_loss`` (``d_loss + g_loss``, skorch's training loss), ``dur``
+        and, with ``validation_fraction``, ``valid_loss`` and
+        ``valid_loss_best``.
 
     n_components_ : int
         Size of the trained networks' latent code; post-fit methods use it,
@@ -208,6 +238,8 @@ class ALITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         "reconstruction_weight": [Interval(Real, 0, None, closed="left")],
         "device": [str, torch.device],
         "keep_on_device": ["boolean"],
+        "validation_fraction": [Interval(Real, 0, 1, closed="left")],
+        "warm_start": ["boolean"],
         "callbacks": [list, None],
         "verbose": ["verbose"],
         "random_state": ["random_state"],
@@ -233,6 +265,8 @@ class ALITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         reconstruction_weight=10.0,
         device="auto",
         keep_on_device=False,
+        validation_fraction=0.0,
+        warm_start=False,
         callbacks=None,
         verbose=0,
         random_state=None,
@@ -254,6 +288,8 @@ class ALITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         self.reconstruction_weight = reconstruction_weight
         self.device = device
         self.keep_on_device = keep_on_device
+        self.validation_fraction = validation_fraction
+        self.warm_start = warm_start
         self.callbacks = callbacks
         self.verbose = verbose
         self.random_state = random_state
@@ -298,6 +334,10 @@ class ALITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
     def fit(self, X, y=None):
         """Train ALI on X; ``y`` is ignored (ALI learns without labels).
 
+        With ``warm_start=True`` and a fitted model, training continues from
+        the fitted networks and optimizer for ``max_epochs`` more epochs, with
+        the scaling learned in the first fit.
+
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features) or (n_samples, C, H, W)
@@ -315,33 +355,184 @@ class ALITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         Raises
         ------
         TrainingDivergedError
-            If a loss becomes NaN or infinite. The weights of the last finite
-            epoch are restored and the estimator can still transform.
+            If a loss, weight or optimizer state becomes NaN or infinite. The
+            weights of the last finite epoch are restored and the estimator
+            can still transform.
         """
-        self._check_hyperparameters()
-        X, image_shape = self._validate_X(X, reset=True)
-        self.image_shape_ = self._resolve_image_shape(image_shape, X.shape[1])
-        self._input_ndim_ = 2 if image_shape is None else 4
-        self.architecture_ = self._resolve_architecture()
-        self._fit_scaling(X)
-        self.device_ = self._resolve_device()
+        if self.warm_start and _is_fitted(self):
+            return self._continue(X, epochs=self.max_epochs)
+        return self._fit_new(X, epochs=self.max_epochs)
 
-        seed = int(
-            check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
-        )
-        data = TensorBatches(self._to_network_input(X))
-        cuda = torch.device(self.device_).type == "cuda"
-        rng_devices = [torch.device(self.device_).index or 0] if cuda else []
-        # fork_rng leaves the caller's global torch RNG as it was, while
-        # manual_seed makes init, shuffling, dropout and noise reproducible.
-        with torch.random.fork_rng(devices=rng_devices):
-            torch.manual_seed(seed)
-            self.net_ = self._make_net(*self._build_networks(), cuda=cuda)
-            try:
-                self.net_.fit(data, None)
-            finally:
-                self._finish_fit()
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y=None):
+        """Train ALI for one epoch on X.
+
+        The first call initialises the model (the scaling is learned from
+        this X, so pass a representative batch); later calls continue from
+        the current networks and optimizer, as ``BernoulliRBM.partial_fit``
+        does.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features) or (n_samples, C, H, W)
+            Training data, shaped as in the first call.
+
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : ALITransformer
+            The fitted estimator.
+        """
+        if _is_fitted(self):
+            return self._continue(X, epochs=1)
+        return self._fit_new(X, epochs=1)
+
+    def _fit_new(self, X, *, epochs):
+        """Initialise everything from X and train; a failure leaves self as it was."""
+        saved = self._fitted_state()
+        try:
+            self._check_hyperparameters()
+            X, image_shape = self._validate_X(X, reset=True)
+            self.image_shape_ = self._resolve_image_shape(image_shape, X.shape[1])
+            self._input_ndim_ = 2 if image_shape is None else 4
+            self.architecture_ = self._resolve_architecture()
+            self._fit_scaling(X)
+            self.device_ = self._resolve_device()
+            self._check_validation_split(len(X))
+            self._seed_ = int(
+                check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
+            )
+            data = TensorBatches(self._to_network_input(X))
+            cuda = torch.device(self.device_).type == "cuda"
+            with _seeded_torch(self._seed_, self.device_):
+                net = self._make_net(*self._build_networks(), cuda=cuda)
+                self._structure_ = self._structure()
+                self.net_ = net
+                net.initialize()
+                self._train(net, data, epochs)
+        except TrainingDivergedError:
+            raise  # the restored, finite model is kept
+        except BaseException:
+            self._restore_fitted_state(saved)
+            raise
         return self
+
+    def _continue(self, X, *, epochs):
+        """Train the fitted networks further; a failure leaves them as they were."""
+        self._check_hyperparameters()
+        changed = [
+            name
+            for name, value in self._structure().items()
+            if value != self._structure_[name]
+        ]
+        if changed:
+            raise ValueError(
+                f"Cannot continue training: {changed} changed since the model was "
+                "fitted, and they shape the networks. Fit a new model "
+                "(warm_start=False) to change them."
+            )
+        X, _ = self._validate_X(X, reset=False)
+        device = self._resolve_device()
+        self._check_validation_split(len(X))
+        net = self.net_
+        saved = self._fitted_state()
+        backup = {
+            "module": _cpu_copy(net.module_.state_dict()),
+            "optimizer": _cpu_copy(net.optimizer_.state_dict()),
+            "epochs": len(net.history),
+            "device": net.device,
+        }
+        # A different seed for every continuation, reproducible from the first.
+        seed = (self._seed_ + 7919 * len(net.history)) % np.iinfo(np.int32).max
+        data = TensorBatches(self._to_network_input(X))
+        cuda = torch.device(device).type == "cuda"
+        try:
+            self.device_ = device
+            with _seeded_torch(seed, device):
+                net.set_params(**self._net_settings(cuda=cuda, seed=seed))
+                net.initialize_callbacks()
+                net.move_to(device)
+                if net.channels_last:
+                    net.module_.to(memory_format=torch.channels_last)
+                self._train(net, data, epochs)
+        except TrainingDivergedError:
+            raise
+        except BaseException:
+            net.module_.load_state_dict(backup["module"])
+            net.optimizer_.load_state_dict(backup["optimizer"])
+            del net.history[backup["epochs"] :]
+            net.move_to(backup["device"])
+            self._restore_fitted_state(saved)
+            raise
+        return self
+
+    def _train(self, net, data, epochs):
+        net.epochs_planned_ = epochs
+        try:
+            net.partial_fit(data, epochs=epochs)
+        finally:
+            # Also after a divergence: the restored model must be usable.
+            self._finish_fit(net)
+
+    def _fitted_state(self):
+        return {k: v for k, v in vars(self).items() if k.endswith("_")}
+
+    def _restore_fitted_state(self, saved):
+        for name in [k for k in vars(self) if k.endswith("_")]:
+            delattr(self, name)
+        vars(self).update(saved)
+
+    def _structure(self):
+        """The hyperparameters the networks are built from."""
+        return {
+            name: getattr(self, name)
+            for name in (
+                "n_components",
+                "architecture",
+                "image_shape",
+                "hidden_layer_sizes",
+                "conv_width",
+                "encoder",
+                "dropout",
+                "spectral_norm",
+            )
+        }
+
+    def _check_validation_split(self, n_samples):
+        fraction = self.validation_fraction
+        if fraction == 0:
+            for name, callback in self._named_callbacks():
+                monitor = getattr(callback, "monitor", None)
+                if (isinstance(monitor, str) and monitor.startswith("valid")) or (
+                    isinstance(callback, EpochScoring) and not callback.on_train
+                ):
+                    raise ValueError(
+                        f"Callback {name!r} ({type(callback).__name__}) needs a "
+                        "validation loss or set, and there is none: set "
+                        "validation_fraction (e.g. 0.1) to hold out part of X, "
+                        "or make the callback monitor a training quantity."
+                    )
+            return
+        n_valid = math.ceil(fraction * n_samples)
+        if n_samples - n_valid < 2:
+            raise ValueError(
+                f"validation_fraction={fraction} of {n_samples} samples leaves "
+                f"{n_samples - n_valid} for training; at least 2 are needed."
+            )
+
+    def _named_callbacks(self):
+        for i, entry in enumerate(self.callbacks or []):
+            name, callback = (
+                entry if isinstance(entry, (tuple, list)) else (None, entry)
+            )
+            if isinstance(callback, type):
+                try:
+                    callback = callback()
+                except TypeError:
+                    continue
+            yield name or f"callbacks[{i}]", callback
 
     def _check_hyperparameters(self):
         # scikit-learn's Interval constraints take True for 1 and False for 0,
@@ -525,40 +716,46 @@ class ALITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         )
 
     def _make_net(self, encoder, decoder, discriminator, *, cuda):
-        callbacks = [copy.deepcopy(cb) for cb in self.callbacks or []]
-        if self.verbose:
-            callbacks.append(("progress_bar", ProgressBar()))
         return ALINet(
-            encoder,
-            decoder,
-            discriminator,
-            n_components=self.n_components,
-            lr=self.learning_rate,
-            lr_d=self.discriminator_learning_rate,
-            betas=tuple(self.betas),
-            reconstruction_weight=self.reconstruction_weight,
-            use_amp=cuda,
-            channels_last=cuda and self.architecture_ != "mlp",
-            max_epochs=self.max_epochs,
-            batch_size=self.batch_size,
-            callbacks=callbacks,
-            device=self.device_,
-            verbose=self.verbose,
+            ALIModule(encoder, decoder, discriminator),
+            n_components=self.n_components_,
+            **self._net_settings(cuda=cuda, seed=getattr(self, "_seed_", 0)),
         )
 
-    def _finish_fit(self):
-        net = self.net_
+    def _net_settings(self, *, cuda, seed):
+        """ALINet's settings from this estimator's hyperparameters."""
+        callbacks = [copy.deepcopy(cb) for cb in self.callbacks or []]
+        settings = {
+            "lr": self.learning_rate,
+            "optimizer__betas": tuple(self.betas),
+            "reconstruction_weight": self.reconstruction_weight,
+            "use_amp": cuda,
+            "channels_last": cuda and self.architecture_ != "mlp",
+            "max_epochs": self.max_epochs,
+            "batch_size": self.batch_size,
+            "device": self.device_,
+            "verbose": self.verbose,
+            "train_split": None,
+            # verbose=1 is one bar with the losses; verbose>=2 a table per epoch.
+            "callbacks__print_log": None
+            if self.verbose == 1
+            else PrintLog(keys_ignored=["train_batch_count", "valid_batch_count"]),
+        }
+        if self.verbose == 1:
+            callbacks.append(("progress_bar", FitProgressBar()))
+        settings["callbacks"] = callbacks
+        if self.discriminator_learning_rate is not None:
+            settings["optimizer_d__lr"] = self.discriminator_learning_rate
+        if self.validation_fraction > 0:
+            settings["train_split"] = ValidSplit(
+                self.validation_fraction, stratified=False, random_state=seed
+            )
+        return settings
+
+    def _finish_fit(self, net):
         if not self.keep_on_device and net.device != "cpu":
-            for name in ("encoder_", "decoder_", "discriminator_"):
-                getattr(net, name).to("cpu")
-            for opt in (net.optimizer_, net.optimizer_d_):
-                for state in opt.state.values():
-                    for key, value in state.items():
-                        if torch.is_tensor(value):
-                            state[key] = value.to("cpu")
-            net.device = "cpu"
-        for module in (net.encoder_, net.decoder_, net.discriminator_):
-            module.eval()
+            net.move_to("cpu")
+        net.module_.eval()
 
     # -- transform and friends ---------------------------------------------
 
@@ -813,7 +1010,7 @@ class ALITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
 
     # Attributes of net_: the trained networks and their optimizers.
     _io_modules = ("encoder_", "decoder_", "discriminator_")
-    _io_optimizers = ("optimizer_", "optimizer_d_")
+    _io_optimizers = ("optimizer_",)
 
     def _io_state(self, *, include_optimizer=False):
         """This fitted model as data and tensors, for ``sklearn_ali.io.dump``.
@@ -886,9 +1083,9 @@ class ALITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
                     f"{sorted(names)}."
                 )
 
-        # The weights drawn here are overwritten; fork_rng leaves the caller's
-        # torch RNG as it was.
-        with torch.random.fork_rng(devices=[]):
+        # The weights drawn here are overwritten; the caller's torch RNG is
+        # left as it was.
+        with _seeded_torch(0, "cpu"):
             net = model._make_net(
                 *model._build_networks(), cuda=torch.device(device).type == "cuda"
             )
@@ -999,6 +1196,21 @@ _NUMERIC_PARAMS = (
 def _is_number(value, kind):
     """isinstance(value, kind), refusing bools (an Integral to Python)."""
     return isinstance(value, kind) and not isinstance(value, (bool, np.bool_))
+
+
+# torch's RNG is one per process: fits in threads take turns with it, so each
+# is seeded alone (reproducible) and the caller's state comes back unchanged.
+_TORCH_RNG_LOCK = threading.RLock()
+
+
+@contextmanager
+def _seeded_torch(seed, device):
+    """Seed torch's global RNGs for the block; restore them after it."""
+    device = torch.device(device)
+    devices = [device.index or 0] if device.type == "cuda" else []
+    with _TORCH_RNG_LOCK, torch.random.fork_rng(devices=devices):
+        torch.manual_seed(seed)
+        yield
 
 
 # numpy dtypes that torch reads in place (native byte order).

@@ -185,7 +185,7 @@ def test_optimizer_state_is_stored_on_request(tmp_path, digits_images, tiny):
     assert full.stat().st_size > 2 * lean.stat().st_size  # two Adam moments
 
     loaded = io.load(full)
-    for name in ("optimizer_", "optimizer_d_"):
+    for name in ("optimizer_",):
         expected = getattr(model.net_, name).state_dict()
         actual = getattr(loaded.net_, name).state_dict()
         assert actual["param_groups"] == expected["param_groups"]
@@ -195,13 +195,15 @@ def test_optimizer_state_is_stored_on_request(tmp_path, digits_images, tiny):
             for key, value in entry.items():
                 assert torch.equal(actual["state"][index][key], value)
     # The restored optimizers update the loaded networks' parameters.
-    optimized = loaded.net_.optimizer_d_.param_groups[0]["params"]
+    (d_group,) = [
+        g for g in loaded.net_.optimizer_.param_groups if g["player"] == "discriminator"
+    ]
+    optimized = d_group["params"]
     assert all(
         p is q
         for p, q in zip(optimized, loaded.discriminator_.parameters(), strict=True)
     )
-    for name in ("optimizer_", "optimizer_d_"):
-        assert getattr(io.load(lean).net_, name).state_dict()["state"] == {}
+    assert io.load(lean).net_.optimizer_.state_dict()["state"] == {}
 
 
 def test_load_never_unpickles(monkeypatch, tmp_path, digits_images, tiny):

@@ -9,7 +9,8 @@ from skorch.callbacks import Callback
 
 from sklearn_ali import ALINet, ALITransformer, TrainingDivergedError
 from sklearn_ali._networks import SpectralNorm, build_mlp
-from sklearn_ali._training import TensorBatches
+from sklearn_ali._objectives import ali_losses
+from sklearn_ali._training import BATCH_KEYS, ALIModule, TensorBatches
 
 
 class PoisonAtEpoch(Callback):
@@ -58,11 +59,8 @@ def test_nan_in_first_epoch_restores_initial_weights(digits_flat, tiny):
 
 def _net(**kwargs):
     torch.manual_seed(0)
-    encoder, decoder, discriminator = build_mlp(6, 2, (8,))
     return ALINet(
-        encoder,
-        decoder,
-        discriminator,
+        ALIModule(*build_mlp(6, 2, (8,))),
         n_components=2,
         max_epochs=2,
         batch_size=10,
@@ -71,18 +69,18 @@ def _net(**kwargs):
     )
 
 
-def test_net_registers_modules_and_two_optimizers():
-    net = _net(lr=1e-3, lr_d=5e-4).initialize()
-    assert set(net._modules) == {"encoder", "decoder", "discriminator"}
-    assert set(net._optimizers) == {"optimizer", "optimizer_d"}
-    g_params = {id(p) for g in net.optimizer_.param_groups for p in g["params"]}
-    d_params = {id(p) for g in net.optimizer_d_.param_groups for p in g["params"]}
-    assert g_params == {
+def test_net_holds_one_module_and_a_param_group_per_player():
+    net = _net(lr=1e-3, optimizer_d__lr=5e-4).initialize()
+    assert net._modules == ["module"] and net._optimizers == ["optimizer"]
+    groups = {g["player"]: g for g in net.optimizer_.param_groups}
+    assert {id(p) for p in groups["generators"]["params"]} == {
         id(p) for m in (net.encoder_, net.decoder_) for p in m.parameters()
     }
-    assert d_params == {id(p) for p in net.discriminator_.parameters()}
-    assert net.optimizer_.param_groups[0]["lr"] == 1e-3
-    assert net.optimizer_d_.param_groups[0]["lr"] == 5e-4
+    assert {id(p) for p in groups["discriminator"]["params"]} == {
+        id(p) for p in net.discriminator_.parameters()
+    }
+    assert groups["generators"]["lr"] == 1e-3
+    assert groups["discriminator"]["lr"] == 5e-4
 
 
 def test_train_step_moves_each_player_against_the_other():
@@ -93,21 +91,32 @@ def test_train_step_moves_each_player_against_the_other():
         for name in ("encoder_", "decoder_", "discriminator_")
     }
     step = net.train_step(x)
-    assert step["metrics"].shape == (5,)
+    assert step["diagnostics"].shape == (len(BATCH_KEYS),)
     for name, old in before.items():
         new = list(getattr(net, name).parameters())
         assert any(not torch.equal(a, b) for a, b in zip(old, new)), name
 
     # The discriminator's loss goes down under its own updates alone.
+    optimizer = torch.optim.Adam(net.discriminator_.parameters(), lr=1e-2)
+
     def d_loss():
         torch.manual_seed(1)  # the same noise and dropout masks each time
-        return net.compute_losses(x)[0]
+        z = torch.randn(10, 2)
+        return ali_losses(
+            net.encoder_,
+            net.decoder_,
+            net.discriminator_,
+            x,
+            z,
+            criterion=net.criterion_,
+            reconstruction_weight=0.0,
+        )[0]
 
     d_before = d_loss().item()
     for _ in range(20):
-        net.optimizer_d_.zero_grad()
+        optimizer.zero_grad()
         d_loss().backward()
-        net.optimizer_d_.step()
+        optimizer.step()
     assert d_loss().item() < d_before
 
 
@@ -117,6 +126,8 @@ def test_fit_on_tensor_batches_records_history():
     assert len(net.history) == 2
     assert len(net.history[-1, "batches"]) == 3
     assert np.isfinite(net.history[-1, "d_loss"])
+    row = net.history[-1]
+    assert row["train_loss"] == pytest.approx(row["d_loss"] + row["g_loss"])
 
 
 def test_spectral_norm_bounds_the_layer_norm():

@@ -417,12 +417,24 @@ def test_history_records_both_players(digits_flat, tiny):
     assert [b["train_batch_size"] for b in history[-1, "batches"]] == [100, 100]
 
 
-def test_verbose_prints_the_epoch_table(capsys, digits_flat, tiny):
-    ALITransformer(verbose=1, random_state=0, **tiny).fit(digits_flat)
-    out = capsys.readouterr().out
-    assert "d_loss" in out and "g_loss" in out
+def test_verbose_2_prints_the_epoch_table(capsys, digits_flat, tiny):
+    ALITransformer(verbose=2, random_state=0, **tiny).fit(digits_flat)
+    captured = capsys.readouterr()
+    header = [line for line in captured.out.splitlines() if "d_loss" in line]
+    assert len(header) == 1 and "g_loss" in header[0] and "epoch" in header[0]
+    assert captured.err == ""  # no progress bar
     ALITransformer(verbose=0, random_state=0, **tiny).fit(digits_flat)
-    assert capsys.readouterr().out == ""
+    assert capsys.readouterr() == ("", "")
+
+
+def test_verbose_1_shows_one_bar_with_the_losses(capsys, digits_flat, tiny):
+    ALITransformer(verbose=1, random_state=0, **tiny).fit(digits_flat)
+    captured = capsys.readouterr()
+    assert captured.out == ""  # no table
+    # One bar over both epochs (2 x 2 batches), its postfix the latest losses.
+    final = captured.err.replace("\r", "\n").strip().splitlines()[-1]
+    assert "4/4" in final and "epoch=2" in final
+    assert "d_loss=" in final and "g_loss=" in final
 
 
 def test_user_callbacks_run_and_are_not_mutated(digits_flat, tiny):
@@ -504,11 +516,10 @@ def test_joblib_round_trip_gives_identical_transform(tmp_path, digits_images, ti
         loaded.sample(3, random_state=0), ali.sample(3, random_state=0)
     )
     assert len(loaded.history_) == len(ali.history_)
-    # Each network is stored once (under skorch's device mapping) and the
-    # net's init arguments point at the trained modules again.
-    for name in ("encoder", "decoder", "discriminator"):
-        assert getattr(loaded.net_, name) is getattr(loaded.net_, name + "_")
-        assert ali.net_.__getstate__()[name] is None
+    # The networks are stored once, under skorch's device mapping: the net's
+    # init argument is the trained module again.
+    assert loaded.net_.module is loaded.net_.module_
+    assert "module" not in ali.net_.__getstate__()
 
 
 def test_model_pickled_with_cuda_device_loads_on_cpu(digits_flat, tiny):
