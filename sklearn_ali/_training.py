@@ -91,7 +91,8 @@ class TensorBatches(torch.utils.data.Dataset):
         return len(self.X)
 
     def __getitem__(self, idx):
-        return self.X[idx]
+        # (X, y) batches, as skorch's callbacks unpack them.
+        return self.X[idx], None if self.y is None else self.y[idx]
 
 
 class _EpochMeans(Callback):
@@ -377,7 +378,7 @@ class ALINet(NeuralNet):
 
     def _prepare(self, batch):
         # Pinned host memory + non_blocking: the copy overlaps the previous step.
-        x = batch.to(self.device, non_blocking=True)
+        x = batch[0].to(self.device, non_blocking=True)
         if self.channels_last and x.dim() == 4 and x.is_cuda:
             x = x.contiguous(memory_format=torch.channels_last)
         return x
@@ -473,9 +474,9 @@ class ALINet(NeuralNet):
             if "diagnostics" in step:
                 values = torch.cat([values, step["diagnostics"]])
             if live:
-                self._record_batch(prefix, values.tolist(), len(batch))
+                self._record_batch(prefix, values.tolist(), len(batch[0]))
             else:
-                pending.append((values, len(batch)))
+                pending.append((values, len(batch[0])))
             self.notify("on_batch_end", batch=batch, training=training, **step)
         if pending:
             rows = torch.stack([v for v, _ in pending]).cpu().tolist()

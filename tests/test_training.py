@@ -90,7 +90,7 @@ def test_train_step_moves_each_player_against_the_other():
         name: [p.detach().clone() for p in getattr(net, name).parameters()]
         for name in ("encoder_", "decoder_", "discriminator_")
     }
-    step = net.train_step(x)
+    step = net.train_step((x, None))
     assert step["diagnostics"].shape == (len(BATCH_KEYS),)
     for name, old in before.items():
         new = list(getattr(net, name).parameters())

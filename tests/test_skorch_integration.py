@@ -1,0 +1,363 @@
+"""skorch's promises: callbacks, validation, optimizer settings, continuing.
+
+Each test uses skorch's stock callbacks the way a skorch user would.
+"""
+
+import threading
+import warnings
+
+import joblib
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import load_file
+from skorch.callbacks import (
+    Callback,
+    Checkpoint,
+    EarlyStopping,
+    EpochScoring,
+    GradientNormClipping,
+    LoadInitState,
+    LRScheduler,
+)
+from torch.optim.lr_scheduler import StepLR
+
+from sklearn_ali import ALITransformer
+
+
+def _groups(ali):
+    return {g["player"]: g for g in ali.net_.optimizer_.param_groups}
+
+
+def _weights(ali):
+    return {k: v.clone() for k, v in ali.net_.module_.state_dict().items()}
+
+
+# -- validation --------------------------------------------------------------
+
+
+def test_validation_fraction_records_valid_loss(digits_flat, tiny):
+    ali = ALITransformer(validation_fraction=0.25, random_state=0, **tiny)
+    ali.fit(digits_flat)
+    history = ali.history_
+    assert np.isfinite(history[:, "valid_loss"]).all()
+    assert "valid_loss_best" in history[-1] and "train_loss" in history[-1]
+    # 50 held-out rows, 150 for training (one batch of 100, the rest dropped).
+    assert [b["valid_batch_size"] for b in history[-1, "batches"][1:]] == [50]
+    assert [b["train_batch_size"] for b in history[-1, "batches"][:1]] == [100]
+
+
+@pytest.mark.parametrize(
+    "callback",
+    [EarlyStopping(), Checkpoint(), EpochScoring(lambda net, X, y: 0.0)],
+    ids=["EarlyStopping", "Checkpoint", "EpochScoring"],
+)
+def test_validation_callbacks_without_a_split_say_what_to_set(
+    callback, digits_flat, tiny
+):
+    ali = ALITransformer(callbacks=[callback], random_state=0, **tiny)
+    with pytest.raises(ValueError, match="set validation_fraction"):
+        ali.fit(digits_flat)
+
+
+def test_early_stopping_stops_on_valid_loss(digits_flat, tiny):
+    # An improvement threshold no epoch can meet stops after patience epochs.
+    stop = EarlyStopping(patience=2, threshold=10.0)
+    ali = ALITransformer(
+        callbacks=[stop], validation_fraction=0.2, random_state=0, **tiny
+    ).set_params(max_epochs=10)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no "interrupted" warning
+        ali.fit(digits_flat)
+    assert len(ali.history_) == 3
+    assert "interrupted" not in ali.history_[-1]
+
+
+def test_epoch_scoring_sees_encoder_means_of_held_out_rows(digits_flat, tiny):
+    seen = []
+
+    def mean_norm(net, X, y):
+        Z = net.forward(X)  # the cached encoder means of the held-out rows
+        seen.append(tuple(Z.shape))
+        return float(Z.norm(dim=1).mean())
+
+    ali = ALITransformer(
+        callbacks=[EpochScoring(mean_norm, name="z_norm")],
+        validation_fraction=0.2,
+        random_state=0,
+        **tiny,
+    ).fit(digits_flat)
+    assert seen == [(40, 4), (40, 4)]
+    assert np.isfinite(ali.history_[:, "z_norm"]).all()
+
+
+# -- checkpoints -------------------------------------------------------------
+
+
+def test_checkpoint_saves_all_networks_and_both_players_optimizer(
+    tmp_path, digits_flat, tiny
+):
+    cp = Checkpoint(dirname=str(tmp_path))
+    ali = ALITransformer(
+        callbacks=[cp], validation_fraction=0.2, random_state=0, **tiny
+    ).fit(digits_flat)
+    params = torch.load(tmp_path / "params.pt", weights_only=True)
+    assert {k.split(".")[0] for k in params} == {"encoder", "decoder", "discriminator"}
+    optimizer = torch.load(tmp_path / "optimizer.pt", weights_only=True)
+    assert [g["player"] for g in optimizer["param_groups"]] == [
+        "generators",
+        "discriminator",
+    ]
+    n_params = sum(1 for _ in ali.net_.module_.parameters())
+    assert len(optimizer["state"]) == n_params  # every parameter has Adam moments
+
+
+def test_checkpoint_with_safetensors_and_load_init_state_resume(
+    tmp_path, digits_flat, tiny
+):
+    def checkpoint():
+        return Checkpoint(
+            dirname=str(tmp_path), monitor=None, f_optimizer=None, use_safetensors=True
+        )
+
+    first = ALITransformer(callbacks=[checkpoint()], random_state=0, **tiny)
+    first.fit(digits_flat)
+    stored = load_file(tmp_path / "params.pt")
+    for key, value in first.net_.module_.state_dict().items():
+        torch.testing.assert_close(stored[key], value)
+
+    cp = checkpoint()
+    resumed = ALITransformer(
+        callbacks=[cp, LoadInitState(cp, use_safetensors=True)],
+        random_state=1,
+        **tiny,
+    ).set_params(max_epochs=1)
+    resumed.fit(digits_flat)
+    # The history goes on from the checkpoint's two epochs.
+    assert len(resumed.history_) == 3
+
+
+# -- optimizer settings --------------------------------------------------------
+
+
+def test_lr_scheduler_schedules_both_players(digits_flat, tiny):
+    ali = ALITransformer(
+        callbacks=[LRScheduler(policy=StepLR, step_size=1, gamma=0.5)],
+        learning_rate=1e-3,
+        discriminator_learning_rate=4e-3,
+        random_state=0,
+        **tiny,
+    ).set_params(max_epochs=3)
+    ali.fit(digits_flat)
+    groups = _groups(ali)
+    assert groups["generators"]["lr"] == pytest.approx(1e-3 * 0.5**3)
+    assert groups["discriminator"]["lr"] == pytest.approx(4e-3 * 0.5**3)
+
+
+def test_optimizer_settings_route_to_the_players(digits_flat, tiny):
+    ali = ALITransformer(random_state=0, **tiny).fit(digits_flat)
+    ali.net_.set_params(optimizer__weight_decay=0.1)
+    assert [g["weight_decay"] for g in ali.net_.optimizer_.param_groups] == [0.1, 0.1]
+    ali.net_.set_params(optimizer_d__weight_decay=0.3, optimizer_d__lr=1e-3)
+    groups = _groups(ali)
+    assert groups["generators"]["weight_decay"] == 0.1
+    assert groups["discriminator"]["weight_decay"] == 0.3
+    assert groups["discriminator"]["lr"] == 1e-3
+    assert groups["generators"]["lr"] == ali.learning_rate
+
+
+class GradNormProbe(Callback):
+    def on_train_begin(self, net, **kwargs):
+        self.norms_ = []
+
+    def on_grad_computed(self, net, named_parameters, **kwargs):
+        grads = [p.grad.norm() for _, p in named_parameters if p.grad is not None]
+        self.norms_.append(float(torch.stack(grads).norm()))
+
+
+def test_gradient_norm_clipping_clips_both_players(digits_flat, tiny):
+    ali = ALITransformer(
+        callbacks=[GradientNormClipping(1e-3), ("probe", GradNormProbe())],
+        random_state=0,
+        **tiny,
+    ).fit(digits_flat)
+    norms = dict(ali.net_.callbacks_)["probe"].norms_
+    assert len(norms) == 4  # 2 epochs x 2 batches: called on every step
+    assert max(norms) <= 1e-3 * 1.001
+
+
+# -- continuing training -----------------------------------------------------
+
+
+def test_warm_start_continues_from_the_fitted_model(digits_flat, tiny):
+    ali = ALITransformer(random_state=0, **tiny).fit(digits_flat)
+    before = _weights(ali)
+    steps = float(ali.net_.optimizer_.state_dict()["state"][0]["step"])
+    ali.set_params(warm_start=True, max_epochs=3).fit(digits_flat)
+    assert len(ali.history_) == 5
+    # Adam went on counting: its state was continued, not restarted.
+    assert ali.net_.optimizer_.state_dict()["state"][0]["step"] == steps + 3 * 2
+    assert any(not torch.equal(before[k], v) for k, v in _weights(ali).items())
+    # Reproducible: the same sequence of calls gives the same model.
+    again = ALITransformer(random_state=0, **tiny).fit(digits_flat)
+    again.set_params(warm_start=True, max_epochs=3).fit(digits_flat)
+    np.testing.assert_array_equal(
+        again.transform(digits_flat), ali.transform(digits_flat)
+    )
+    # Without warm_start, fit starts anew.
+    ali.set_params(warm_start=False, max_epochs=2).fit(digits_flat)
+    assert len(ali.history_) == 2
+
+
+def test_warm_start_refuses_a_changed_architecture(digits_flat, tiny):
+    ali = ALITransformer(warm_start=True, random_state=0, **tiny).fit(digits_flat)
+    expected = ali.transform(digits_flat)
+    with pytest.raises(ValueError, match=r"\['n_components'\] changed"):
+        ali.set_params(n_components=8).fit(digits_flat)
+    np.testing.assert_array_equal(ali.transform(digits_flat), expected)
+
+
+def test_partial_fit_runs_one_epoch_per_call(digits_flat, tiny):
+    ali = ALITransformer(random_state=0, **tiny)
+    ali.partial_fit(digits_flat[:100])
+    assert len(ali.history_) == 1
+    offset = ali.data_offset_.copy()
+    ali.partial_fit(digits_flat[100:])
+    assert len(ali.history_) == 2
+    np.testing.assert_array_equal(ali.data_offset_, offset)  # scaling of call 1
+    with pytest.raises(ValueError, match="features"):
+        ali.partial_fit(digits_flat[:, :10])
+    assert len(ali.history_) == 2
+
+
+def test_training_resumes_after_joblib_round_trip(tmp_path, digits_flat, tiny):
+    ali = ALITransformer(random_state=0, **tiny).fit(digits_flat)
+    joblib.dump(ali, tmp_path / "m.joblib")
+    loaded = joblib.load(tmp_path / "m.joblib")
+    loaded.partial_fit(digits_flat)
+    assert len(loaded.history_) == 3
+    assert np.isfinite(loaded.transform(digits_flat)).all()
+
+
+# -- faults ------------------------------------------------------------------
+
+
+def _all_finite(ali):
+    tensors = list(ali.net_.module_.state_dict().values())
+    for state in ali.net_.optimizer_.state.values():
+        tensors += [v for v in state.values() if torch.is_tensor(v)]
+    return all(torch.isfinite(t).all() for t in tensors if t.is_floating_point())
+
+
+@pytest.mark.parametrize("learning_rate", [1e10, 1e38])
+def test_divergence_keeps_finite_weights_buffers_and_optimizer_state(
+    learning_rate, digits_images, tiny
+):
+    ali = ALITransformer(learning_rate=learning_rate, random_state=0, **tiny)
+    ali.set_params(max_epochs=3)
+    with pytest.raises(Exception) as excinfo:
+        ali.fit(digits_images)
+    assert type(excinfo.value).__name__ == "TrainingDivergedError"
+    assert _all_finite(ali)
+    assert np.isfinite(ali.transform(digits_images)).all()
+
+
+class Boom(Callback):
+    """Fails at the end of the second epoch of every fit."""
+
+    def on_train_begin(self, net, **kwargs):
+        self.epochs_ = 0
+
+    def on_epoch_end(self, net, **kwargs):
+        self.epochs_ += 1
+        if self.epochs_ == 2:
+            raise RuntimeError("boom")
+
+
+def test_a_failing_refit_raises_its_cause_and_keeps_the_model(digits_flat, tiny):
+    ali = ALITransformer(random_state=0, **tiny).fit(digits_flat)
+    expected = ali.transform(digits_flat)
+    net = ali.net_
+    with pytest.raises(RuntimeError, match="boom"):
+        ali.set_params(callbacks=[Boom()], n_components=3).fit(digits_flat)
+    assert ali.net_ is net and ali.n_components_ == 4
+    np.testing.assert_array_equal(ali.transform(digits_flat), expected)
+    # The same for a warm start: weights, optimizer and history as they were.
+    ali.set_params(n_components=4, warm_start=True, max_epochs=3)
+    steps = float(ali.net_.optimizer_.state_dict()["state"][0]["step"])
+    with pytest.raises(RuntimeError, match="boom"):
+        ali.fit(digits_flat)
+    np.testing.assert_array_equal(ali.transform(digits_flat), expected)
+    assert len(ali.history_) == 2
+    assert ali.net_.optimizer_.state_dict()["state"][0]["step"] == steps
+
+
+def test_a_failing_first_fit_leaves_the_estimator_unfitted(digits_flat, tiny):
+    from sklearn.exceptions import NotFittedError
+
+    ali = ALITransformer(callbacks=[Boom()], random_state=0, **tiny)
+    with pytest.raises(RuntimeError, match="boom"):
+        ali.fit(digits_flat)
+    with pytest.raises(NotFittedError):
+        ali.transform(digits_flat)
+    assert not [k for k in vars(ali) if k.endswith("_")]
+
+
+class Interrupt(Callback):
+    def on_batch_end(self, net, training=False, **kwargs):
+        if training and len(net.history) == 2:
+            raise KeyboardInterrupt
+
+
+def test_keyboard_interrupt_is_reported(digits_flat, tiny):
+    ali = ALITransformer(callbacks=[Interrupt()], random_state=0, **tiny)
+    with pytest.warns(RuntimeWarning, match="interrupted .* during epoch 2"):
+        ali.fit(digits_flat)
+    assert ali.history_[-1]["interrupted"] is True
+    assert np.isfinite(ali.transform(digits_flat)).all()
+
+
+def test_fits_in_threads_match_serial_fits_and_keep_global_rng(digits_flat, tiny):
+    def fit(seed):
+        return ALITransformer(random_state=seed, **tiny).fit(digits_flat)
+
+    serial = [fit(seed).transform(digits_flat) for seed in (0, 1, 2, 3)]
+    state = torch.get_rng_state()
+    results = [None] * 4
+
+    def run(i):
+        results[i] = fit(i).transform(digits_flat)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for expected, got in zip(serial, results):
+        np.testing.assert_array_equal(got, expected)
+    assert torch.equal(torch.get_rng_state(), state)
+
+
+# -- pickles -------------------------------------------------------------------
+
+
+def test_pickles_are_about_the_size_of_the_weights(tmp_path, digits_images, tiny):
+    def size(model, name="m.joblib"):
+        path = tmp_path / name
+        joblib.dump(model, path)
+        return path.stat().st_size
+
+    plain = ALITransformer(random_state=0, **tiny).fit(digits_images)
+    weights = sum(
+        t.numel() * t.element_size() for t in plain.net_.module_.state_dict().values()
+    )
+    # Adam's two moments would triple it; the history and code add a little.
+    assert size(plain) < weights + 60_000
+    scheduled = ALITransformer(
+        callbacks=[LRScheduler(policy=StepLR, step_size=1)], random_state=0, **tiny
+    ).fit(digits_images)
+    # The scheduler's optimizer is the net's, pickled once.
+    assert size(scheduled, "scheduled.joblib") < size(plain) + 5_000
+    loaded = joblib.load(tmp_path / "scheduled.joblib")
+    scheduler = dict(loaded.net_.callbacks_)["LRScheduler"].lr_scheduler_
+    assert scheduler.optimizer is loaded.net_.optimizer_
