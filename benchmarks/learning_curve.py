@@ -71,9 +71,13 @@ class ScoreFeatures(Callback):
             return
         encoder = net.encoder_
         encoder.eval()
+        # The probe data live on the CPU; the encoder trains where the net does.
+        device = next(encoder.parameters()).device
+        batches = [b.to(device) for b in self.x.split(500)]
         with torch.inference_mode():
-            mean = torch.cat([encoder(b)[0] for b in self.x.split(500)]).numpy()
-            hidden = torch.cat([encoder.hidden_features(b) for b in self.x.split(500)])
+            mean = torch.cat([encoder(b)[0] for b in batches]).float().cpu().numpy()
+            hidden = torch.cat([encoder.hidden_features(b) for b in batches])
+            hidden = hidden.float().cpu()
         encoder.train()
         row = net.history[-1]
         cells = "".join(
