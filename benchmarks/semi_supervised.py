@@ -56,6 +56,15 @@ def load(name):
     return X[order], y[order]
 
 
+def split(X, y, seed):
+    """Training pool and test set: the split semi_supervised_score makes itself.
+
+    Reproduced here so that every learner is fitted on the same training pool,
+    never on test rows.
+    """
+    return train_test_split(X, y, test_size=TEST_SIZE, stratify=y, random_state=seed)
+
+
 def learners(quick, seed, max_epochs=None):
     rbm = BernoulliRBM(
         n_components=256, learning_rate=0.05, n_iter=20, random_state=seed
@@ -82,11 +91,7 @@ def run(dataset, repeats, quick, seed, names=None, max_epochs=None):
     X, y = load(dataset)
     if quick:
         X, y = X[:600], y[:600]
-    # The split semi_supervised_score makes itself, reproduced here so that
-    # every learner is fitted on the same training pool, never on test rows.
-    X_pool, X_test, y_pool, y_test = train_test_split(
-        X, y, test_size=TEST_SIZE, stratify=y, random_state=seed
-    )
+    X_pool, X_test, y_pool, y_test = split(X, y, seed)
     label_counts = (100,) if quick else (100, 1000)
     print(f"\n## {dataset}: {len(X_pool)} training pool, {len(X_test)} test")
     print(

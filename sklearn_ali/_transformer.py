@@ -103,7 +103,7 @@ class ALITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         ``learning_rate``.
 
     betas : tuple of float, default=(0.5, 0.999)
-        Adam's betas for both optimizers.
+        Adam's betas for both players.
 
     dropout : float, default=0.2
         Dropout on every discriminator layer's input.

@@ -13,7 +13,7 @@ What is stored
 --------------
 The estimator's parameters (``get_params()``), its fitted attributes, the
 weights and buffers of its networks, the training history and, on request,
-the optimizers' state. Two parameters are stored differently:
+the optimizer's state. Two parameters are stored differently:
 
 - ``callbacks`` is stored as ``None``: callbacks are arbitrary objects, so
   storing them would mean storing code. Set them again on the loaded model if
@@ -116,8 +116,8 @@ def dump(estimator, path, *, include_optimizer=False):
         atomically: a failed ``dump`` leaves an existing file as it was.
 
     include_optimizer : bool, default=False
-        Also store the state of both Adam optimizers (their moment estimates
-        are twice the size of the weights). Without it the file holds only
+        Also store the optimizer's state, both players' Adam moments (twice
+        the size of the weights). Without it the file holds only
         what ``transform``, ``inverse_transform`` and ``sample`` need, and
         training a loaded model further (``warm_start``) restarts Adam's
         moments from zero.
@@ -193,7 +193,7 @@ def load(path, device="cpu"):
     -------
     estimator : ALITransformer
         The fitted estimator, networks in eval mode, with its training
-        history and, if they were stored, its optimizers' state.
+        history and, if it was stored, its optimizer's state.
         ``callbacks`` is ``None``.
 
     Raises

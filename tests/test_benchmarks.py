@@ -135,3 +135,23 @@ def test_stability_quick():
 def test_learning_curve_quick():
     out = run_script("benchmarks/learning_curve.py", "--quick")
     assert_lines(out, [rf"^\s+1\s+{NUMBER}\s+{NUMBER}(\s+{NUMBER}){{5}}$"])
+
+
+def test_validation_loss_quick():
+    out = run_script("benchmarks/validation_loss.py", "--quick")
+    row = rf"^\s+\d+(\s+{NUMBER}){{6}}$"
+    rho = rf"[+-]?(?:{NUMBER}|nan) \(p=\S+\)"
+    assert_lines(
+        out,
+        [
+            rf"^# MNIST-5k: \d+ training pool .* raw pixels: {NUMBER} % error$",
+            r"^## default: ALITransformer\(validation_fraction=0\.1, random_state=0\)",
+            r"^## reconstruction_weight=0: ALITransformer\(",
+            r"^ epoch\s+valid_loss\s+probe %\s+d_loss\s+g_loss\s+recon\s+dur s$",
+            rf"{row}(\n{row}){{2}}\nSpearman",
+            rf"^Spearman rho with probe error across epochs: valid_loss {rho}, "
+            rf"d_loss {rho}, g_loss {rho}$",
+            rf"^default\s+{NUMBER}\s+{NUMBER}$",
+            rf"^reconstruction_weight=0\s+{NUMBER}\s+{NUMBER}$",
+        ],
+    )
