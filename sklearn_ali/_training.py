@@ -144,10 +144,17 @@ class DivergenceGuard(Callback):
     """
 
     def on_train_begin(self, net, **kwargs):
-        if self._state_is_finite(net):
-            self._snapshot(net)
-        else:  # warm start from a model that is already broken
-            self.snapshot_ = None
+        self.snapshot_ = None
+        self.pending_ = True
+
+    def on_epoch_begin(self, net, **kwargs):
+        # Taken here, not at train begin: callbacks such as LoadInitState
+        # change the weights in their own on_train_begin.
+        if self.pending_:
+            self.pending_ = False
+            if self._state_is_finite(net):  # a broken warm start keeps None
+                # The new epoch's row exists already; it is not completed.
+                self._snapshot(net, completed=len(net.history) - 1)
 
     def on_train_end(self, net, **kwargs):
         # The copies served only during training; a pickled model need not
@@ -160,7 +167,7 @@ class DivergenceGuard(Callback):
             math.isfinite(row.get(key, 0.0)) for key in ("d_loss", "g_loss")
         )
         if losses_finite and self._state_is_finite(net):
-            self._snapshot(net)
+            self._snapshot(net, completed=row["epoch"])
             return
         snapshot, self.snapshot_ = self.snapshot_, None
         if snapshot is None:
@@ -186,8 +193,8 @@ class DivergenceGuard(Callback):
             _tensors(net.optimizer_.state_dict()["state"])
         )
 
-    def _snapshot(self, net):
-        self.epoch_ = net.history[-1]["epoch"] if len(net.history) else 0
+    def _snapshot(self, net, completed):
+        self.epoch_ = completed
         # Kept on the CPU: GPU memory is scarcer, and CUDA tensors here would
         # not be mapped to the CPU when a model is unpickled without CUDA.
         self.snapshot_ = {
@@ -207,12 +214,17 @@ class FitProgressBar(Callback):
     def __init__(self, keys=("d_loss", "g_loss", "recon_loss", "valid_loss")):
         self.keys = keys
 
-    def on_train_begin(self, net, X=None, **kwargs):
+    def on_train_begin(self, net, **kwargs):
+        self.pbar_ = None
+
+    def on_epoch_begin(self, net, dataset_train=None, **kwargs):
         import tqdm
 
-        n = len(X) if X is not None else 0
-        batch = max(1, min(net.batch_size, n))
-        per_epoch = n // batch if n >= batch else 1
+        if self.pbar_ is not None:
+            return
+        # Sized from the training split, which excludes held-out rows.
+        n = len(dataset_train)
+        per_epoch = n // max(1, min(net.batch_size, n))
         epochs = getattr(net, "epochs_planned_", net.max_epochs)
         self.pbar_ = tqdm.tqdm(total=epochs * per_epoch, unit="batch", leave=True)
 
@@ -228,7 +240,8 @@ class FitProgressBar(Callback):
         self.pbar_.update()
 
     def on_train_end(self, net, **kwargs):
-        self.pbar_.close()
+        if self.pbar_ is not None:
+            self.pbar_.close()
 
     def __getstate__(self):
         state = self.__dict__.copy()

@@ -361,3 +361,33 @@ def test_pickles_are_about_the_size_of_the_weights(tmp_path, digits_images, tiny
     loaded = joblib.load(tmp_path / "scheduled.joblib")
     scheduler = dict(loaded.net_.callbacks_)["LRScheduler"].lr_scheduler_
     assert scheduler.optimizer is loaded.net_.optimizer_
+
+
+class PoisonFirstEpoch(Callback):
+    def on_epoch_begin(self, net, **kwargs):
+        with torch.no_grad():
+            for p in net.encoder_.parameters():
+                p.fill_(float("nan"))
+
+
+def test_divergence_after_load_init_state_restores_the_loaded_weights(
+    tmp_path, digits_flat, tiny
+):
+    cp = Checkpoint(dirname=str(tmp_path), monitor=None)
+    ALITransformer(callbacks=[cp], random_state=0, **tiny).fit(digits_flat)
+    loaded = torch.load(tmp_path / "params.pt", weights_only=True)
+    resumed = ALITransformer(
+        callbacks=[LoadInitState(cp), PoisonFirstEpoch()], random_state=1, **tiny
+    )
+    with pytest.raises(Exception, match="weights after epoch 2"):
+        resumed.fit(digits_flat)
+    for key, value in resumed.net_.module_.state_dict().items():
+        torch.testing.assert_close(value, loaded[key], msg=key)
+
+
+def test_progress_bar_counts_training_batches_only(capsys, digits_flat, tiny):
+    ALITransformer(validation_fraction=0.5, verbose=1, random_state=0, **tiny).fit(
+        digits_flat
+    )
+    final = capsys.readouterr().err.replace("\r", "\n").strip().splitlines()[-1]
+    assert "2/2" in final  # 100 training rows: one batch in each of 2 epochs
