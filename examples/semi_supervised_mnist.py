@@ -118,8 +118,10 @@ def main(argv=None):
         f"{pipe.score(X_test, y_test):.3f}"
     )
 
-    # 2. One ALI fit on all unlabelled training digits, reused below.
-    ali = ALITransformer(random_state=args.seed, **ali_params)
+    # 2. One ALI fit on all unlabelled training digits, reused below;
+    # verbose=2 prints each epoch's losses as it ends.
+    print(f"\nTraining ALI on {len(X_train)} unlabelled digits:")
+    ali = ALITransformer(random_state=args.seed, verbose=2, **ali_params)
     start = time.perf_counter()
     ali.fit(X_train)
     ali_time = time.perf_counter() - start

@@ -422,16 +422,21 @@ class ALINet(NeuralNet):
                 reconstruction_weight=self.reconstruction_weight,
             )
         # inputs= confines each loss's gradient to its own player.
-        d_loss.backward(
-            inputs=[p for _, p in module.player_parameters("discriminator")],
-            retain_graph=True,
-        )
-        g_loss.backward(inputs=[p for _, p in module.player_parameters("generators")])
+        d_params, g_params = self._player_params()
+        d_loss.backward(inputs=d_params, retain_graph=True)
+        g_loss.backward(inputs=g_params)
         return {
             "loss": d_loss.detach() + g_loss.detach(),
             "y_pred": None,
             "diagnostics": diagnostics,
         }
+
+    def _player_params(self):
+        """(discriminator, generators) parameters, as the optimizer groups them."""
+        players = {"discriminator": [], "generators": []}
+        for group in self.optimizer_.param_groups:
+            players[group["player"]] += group["params"]
+        return players["discriminator"], players["generators"]
 
     def validation_step(self, batch, **fit_params):
         """Reconstruction error of held-out rows through mu: the valid_loss.
@@ -508,8 +513,7 @@ class ALINet(NeuralNet):
         return record
 
     def _record_batch(self, prefix, values, n):
-        for key, value in self._batch_record(prefix, values, n).items():
-            self.history.record_batch(key, value)
+        self.history[-1]["batches"][-1].update(self._batch_record(prefix, values, n))
 
     # -- devices and pickling ----------------------------------------------
 
