@@ -366,6 +366,7 @@ class ALINet(NeuralNet):
         return self
 
     def _initialize_optimizer(self, reason=None):
+        # skorch registers the optimizer__* setters; optimizer_d__* is ours.
         super()._initialize_optimizer(reason)
         self._register_virtual_param("optimizer_d__*", _discriminator_setter)
         return self

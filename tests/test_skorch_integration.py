@@ -358,6 +358,11 @@ def test_pickles_are_about_the_size_of_the_weights(tmp_path, digits_images, tiny
     ).fit(digits_images)
     # The scheduler's optimizer is the net's, pickled once.
     assert size(scheduled, "scheduled.joblib") < size(plain) + 5_000
+    # Callbacks travel in skorch's device-mapped state, where CUDA tensors are
+    # mapped to the CPU on machines without CUDA.
+    state = scheduled.net_.__getstate__()
+    assert "callbacks_" not in state and "module_" not in state
+    assert "__cuda_dependent_attributes__" in state
     loaded = joblib.load(tmp_path / "scheduled.joblib")
     scheduler = dict(loaded.net_.callbacks_)["LRScheduler"].lr_scheduler_
     assert scheduler.optimizer is loaded.net_.optimizer_
