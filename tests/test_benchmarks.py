@@ -155,3 +155,17 @@ def test_validation_loss_quick():
             rf"^reconstruction_weight=0\s+{NUMBER}\s+{NUMBER}$",
         ],
     )
+
+
+def test_sample_quality_quick():
+    out = run_script("benchmarks/sample_quality.py", "--quick")
+    n = NUMBER
+    assert_lines(
+        out,
+        [
+            rf"^classifier: MLPClassifier\(256\) on \d+ real digits, test accuracy {n}",
+            rf"^confidence: samples {n}, real test digits {n}, ratio {n}",
+            rf"^class balance {n} \(1 = even\); % per class 0-9:( {n}){{10}}$",
+            rf"^reconstructions keep the true class: {n} % \(target >= 90\)$",
+        ],
+    )

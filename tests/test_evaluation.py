@@ -257,3 +257,59 @@ def test_count_modes_validation():
         count_modes(np.zeros((4, 2)), centers, 0.0)
     with pytest.raises(ValueError, match="n_std"):
         count_modes(np.zeros((4, 2)), centers, 0.1, n_std=-1)
+
+
+# -- classifier_sample_score ---------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def digit_classifier():
+    from sklearn.datasets import load_digits
+    from sklearn.linear_model import LogisticRegression
+
+    X, y = load_digits(return_X_y=True)
+    clf = LogisticRegression(max_iter=3000).fit(X[:1000], y[:1000])
+    return clf, X[1000:], y[1000:]
+
+
+def test_classifier_sample_score_reads_real_digits_as_real(digit_classifier):
+    from sklearn_ali.evaluation import classifier_sample_score
+
+    clf, X, y = digit_classifier
+    score = classifier_sample_score(clf, X, X_real=X, X_source=X, y_source=y)
+    assert score.confidence_ratio == pytest.approx(1.0)
+    assert score.class_balance > 0.99  # held-out digits are balanced
+    assert score.class_kept == pytest.approx(clf.score(X, y))
+    assert score.class_fractions.sum() == pytest.approx(1.0)
+
+
+def test_classifier_sample_score_sees_noise_collapse_and_lost_classes(
+    digit_classifier,
+):
+    from sklearn_ali.evaluation import classifier_sample_score
+
+    clf, X, y = digit_classifier
+    rng = np.random.RandomState(0)
+    noise = rng.uniform(0, 16, size=X.shape)
+    # Less confident than on digits, though far from chance: a linear
+    # classifier is overconfident off its data (the documented limit).
+    assert classifier_sample_score(clf, noise, X_real=X).confidence_ratio < 0.9
+    collapsed = np.repeat(X[:1], 200, axis=0)
+    assert classifier_sample_score(clf, collapsed).class_balance == 0.0
+    shuffled = X[rng.permutation(len(X))]
+    kept = classifier_sample_score(clf, shuffled, X_source=X).class_kept
+    assert kept < 0.3
+
+
+def test_classifier_sample_score_errors(digit_classifier):
+    from sklearn.svm import LinearSVC
+
+    from sklearn_ali.evaluation import classifier_sample_score
+
+    clf, X, y = digit_classifier
+    with pytest.raises(TypeError, match="predict_proba"):
+        classifier_sample_score(LinearSVC().fit(X, y), X)
+    with pytest.raises(ValueError, match="row for row"):
+        classifier_sample_score(clf, X[:10], X_source=X[:20])
+    with pytest.raises(ValueError, match="y_source has shape"):
+        classifier_sample_score(clf, X[:10], X_source=X[:10], y_source=y[:5])
