@@ -169,3 +169,14 @@ def test_sample_quality_quick():
             rf"^reconstructions keep the true class: {n} % \(target >= 90\)$",
         ],
     )
+
+
+def test_feature_variants_quick():
+    out = run_script("benchmarks/feature_variants.py", "nc8+rw3+aug+latent1", "--quick")
+    assert_lines(
+        out,
+        [
+            r"variant nc8\+rw3\+aug\+latent1: .*'n_components': 8.*augment True",
+            rf"^\s+1(\s+{NUMBER}){{7}}$",
+        ],
+    )

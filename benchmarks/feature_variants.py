@@ -1,0 +1,171 @@
+"""Variants of the default ALI on MNIST-5k, probed every few epochs.
+
+An exploration tool for the feature-quality work: it fits one variant of the
+default ``ALITransformer`` on all 5,000 MNIST-5k digits (without labels) and
+probes the latent mean and the hidden features with the cheap fixed-C
+LinearSVC of ``benchmarks/learning_curve.py`` (100 and 1,000 labels, error on
+the first 1,000 shuffled digits). The figures compare variants with each
+other, not with the protocol of ``benchmarks/semi_supervised.py``.
+
+A variant is a ``+``-joined list of tokens:
+
+* ``nc256``, ``rw3``, ``width64``, ``lr5e-4``, ``drop0.1``, ``det``: the
+  estimator's ``n_components``, ``reconstruction_weight``, ``conv_width``,
+  ``learning_rate``, ``dropout``, ``encoder="deterministic"``;
+* ``latent1``: a latent cycle term, weight 1, mean |E(G(z)) - z| added to the
+  generators' loss (ALICE's other direction);
+* ``aug``: the discriminator sees every image of both joints randomly
+  shifted by up to 2 pixels with a 5x5 cutout (DiffAugment-style; the
+  gradient reaches the decoder through the augmentation).
+
+Usage::
+
+    python benchmarks/feature_variants.py nc256+rw3 --max-epochs 20 --every 5
+    python benchmarks/feature_variants.py aug --quick     # smoke run, seconds
+"""
+
+import argparse
+import platform
+
+import numpy as np
+import torch
+from learning_curve import ScoreFeatures
+from torch.nn import functional as F
+
+from sklearn_ali import ALITransformer
+from sklearn_ali._objectives import ali_losses
+from sklearn_ali._training import ALIModule, ALINet
+from sklearn_ali.datasets import load_mnist_5k
+
+
+def augment(x):
+    """Per-image random shift of up to 2 pixels and a 5x5 cutout."""
+    n, side = len(x), x.shape[-1]
+    theta = torch.zeros(n, 2, 3, device=x.device)
+    theta[:, 0, 0] = theta[:, 1, 1] = 1
+    shifts = torch.randint(-2, 3, (n, 2), device=x.device).float()
+    theta[:, :, 2] = shifts * 2 / side
+    grid = F.affine_grid(theta, x.shape, align_corners=False)
+    x = F.grid_sample(x, grid, mode="nearest", align_corners=False)
+    cy, cx = (torch.randint(0, side, (n, 1, 1), device=x.device) for _ in "yx")
+    rows = torch.arange(side, device=x.device).view(1, side, 1)
+    cols = torch.arange(side, device=x.device).view(1, 1, side)
+    hole = ((rows - cy).abs() <= 2) & ((cols - cx).abs() <= 2)
+    return x * (~hole).unsqueeze(1)
+
+
+class _Augmented(torch.nn.Module):
+    def __init__(self, discriminator):
+        super().__init__()
+        self.discriminator = discriminator
+
+    def forward(self, x, z):
+        return self.discriminator(augment(x), z)
+
+
+class VariantNet(ALINet):
+    """ALINet whose step adds the variant's terms to ALI's game."""
+
+    latent_weight = 0.0
+    augment = False
+
+    def train_step_single(self, batch, **fit_params):
+        self._set_training(True)
+        x = self._prepare(batch)
+        z = torch.randn(len(x), self.n_components, device=x.device)
+        m = self.module_
+        disc = _Augmented(m.discriminator) if self.augment else m.discriminator
+        d_loss, g_loss, diagnostics = ali_losses(
+            m.encoder,
+            m.decoder,
+            disc,
+            x,
+            z,
+            criterion=self.criterion_,
+            reconstruction_weight=self.reconstruction_weight,
+        )
+        if self.latent_weight:
+            z_cycle = m.encoder.mean(m.decoder(z))
+            g_loss = g_loss + self.latent_weight * (z_cycle - z).abs().mean()
+        d_params, g_params = self._player_params()
+        d_loss.backward(inputs=d_params, retain_graph=True)
+        g_loss.backward(inputs=g_params)
+        loss = d_loss.detach() + g_loss.detach()
+        return {"loss": loss, "y_pred": None, "diagnostics": diagnostics}
+
+
+class VariantALI(ALITransformer):
+    def _make_net(self, encoder, decoder, discriminator, *, cuda):
+        return VariantNet(
+            ALIModule(encoder, decoder, discriminator),
+            n_components=self.n_components_,
+            **self._net_settings(cuda=cuda, seed=getattr(self, "_seed_", 0)),
+        )
+
+
+PARAMS = {
+    "nc": ("n_components", int),
+    "rw": ("reconstruction_weight", float),
+    "width": ("conv_width", int),
+    "lr": ("learning_rate", float),
+    "drop": ("dropout", float),
+}
+
+
+def parse(variant):
+    params = {}
+    for token in variant.split("+"):
+        if token in ("", "base"):
+            continue
+        if token == "aug":
+            VariantNet.augment = True
+        elif token == "det":
+            params["encoder"] = "deterministic"
+        elif token.startswith("latent"):
+            VariantNet.latent_weight = float(token[len("latent") :] or 1.0)
+        else:
+            prefix = next((p for p in PARAMS if token.startswith(p)), None)
+            if prefix is None:
+                raise SystemExit(f"unknown variant token {token!r}")
+            name, kind = PARAMS[prefix]
+            params[name] = kind(token[len(prefix) :])
+    return params
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("variant", help="e.g. base, nc256+rw3, aug, latent1")
+    parser.add_argument("--max-epochs", type=int, default=20)
+    parser.add_argument("--every", type=int, default=5)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--quick", action="store_true", help="tiny smoke run")
+    args = parser.parse_args()
+    params = {"max_epochs": args.max_epochs, "random_state": args.seed}
+    params.update(parse(args.variant))
+
+    X, y = load_mnist_5k(return_X_y=True)
+    order = np.random.RandomState(0).permutation(len(X))
+    X, y = X[order].reshape(-1, 1, 28, 28), y[order]
+    label_counts = (100, 1000)
+    if args.quick:
+        X, y = X[:1200], y[:1200]
+        params.update(max_epochs=1, conv_width=8)
+        args.every, label_counts = 1, (100,)
+    x = torch.tensor(X / 255.0, dtype=torch.float32)
+    print(
+        f"# machine: {platform.machine()}, torch threads {torch.get_num_threads()}, "
+        f"torch {torch.__version__}; variant {args.variant}: {params}, latent "
+        f"cycle {VariantNet.latent_weight}, augment {VariantNet.augment}"
+    )
+    heads = "".join(
+        f"{f'{f} {n}':>12}" for f in ("mean", "hidden") for n in label_counts
+    )
+    print(
+        f"{'epoch':>6}{'fit s':>8}{'d_loss':>8}{'acc q':>7}{'acc p':>7}{'L1':>7}{heads}"
+    )
+    scorer = ScoreFeatures(args.every, x, y, label_counts)
+    VariantALI(callbacks=[scorer], **params).fit(X)
+
+
+if __name__ == "__main__":
+    main()
