@@ -16,7 +16,10 @@ A variant is a ``+``-joined list of tokens:
   generators' loss (ALICE's other direction);
 * ``aug``: the discriminator sees every image of both joints randomly
   shifted by up to 2 pixels with a 5x5 cutout (DiffAugment-style; the
-  gradient reaches the decoder through the augmentation).
+  gradient reaches the decoder through the augmentation);
+* ``unary``: BigBiGAN's unary scores: linear heads on the discriminator's x
+  and z branch features score x alone and z alone, each with its own
+  real/generated loss beside the joint score's.
 
 Usage::
 
@@ -26,6 +29,7 @@ Usage::
 
 import argparse
 import platform
+from functools import partial
 
 import numpy as np
 import torch
@@ -68,6 +72,7 @@ class VariantNet(ALINet):
 
     latent_weight = 0.0
     augment = False
+    unary = False
 
     def train_step_single(self, batch, **fit_params):
         self._set_training(True)
@@ -75,7 +80,11 @@ class VariantNet(ALINet):
         z = torch.randn(len(x), self.n_components, device=x.device)
         m = self.module_
         disc = _Augmented(m.discriminator) if self.augment else m.discriminator
-        d_loss, g_loss, diagnostics = ali_losses(
+        losses = ali_losses
+        if self.unary:
+            losses = partial(_unary_losses, augment_images=self.augment)
+            disc = m.discriminator
+        d_loss, g_loss, diagnostics = losses(
             m.encoder,
             m.decoder,
             disc,
@@ -94,7 +103,69 @@ class VariantNet(ALINet):
         return {"loss": loss, "y_pred": None, "diagnostics": diagnostics}
 
 
+def _unary_losses(
+    encoder,
+    decoder,
+    discriminator,
+    x,
+    z_prior,
+    *,
+    criterion,
+    reconstruction_weight,
+    augment_images=False,
+):
+    """ALI's game with BigBiGAN's unary scores s_x and s_z beside s_xz."""
+    n = len(x)
+    z_q, _ = encoder.sample(x)
+    x_p = decoder(z_prior)
+    images = torch.cat([x, x_p])
+    if augment_images:
+        images = augment(images)
+    h_x = discriminator.x_branch(images).flatten(1)  # (2n, ·)
+    h_z = discriminator.z_branch(torch.cat([z_q, z_prior])).flatten(1)
+    scores = [
+        discriminator.joint(torch.cat([h_x, h_z], 1)).flatten(),
+        discriminator.unary_x(h_x).flatten(),
+        discriminator.unary_z(h_z).flatten(),
+    ]
+    d_loss = g_loss = 0.0
+    for score in scores:
+        d_q, d_p = score.float().split([n, n])
+        ones, zeros = torch.ones_like(d_q), torch.zeros_like(d_q)
+        d_loss = d_loss + criterion(d_q, ones) + criterion(d_p, zeros)
+        g_loss = g_loss + criterion(d_q, zeros) + criterion(d_p, ones)
+    recon = (decoder(z_q).float() - x).abs().mean()
+    g_loss = g_loss + reconstruction_weight * recon
+    d_q, d_p = scores[0].float().split([n, n])
+    diagnostics = torch.stack(
+        [
+            d_loss.detach(),
+            g_loss.detach(),
+            (d_q > 0).float().mean(),
+            (d_p < 0).float().mean(),
+            recon.detach(),
+        ]
+    )
+    return d_loss, g_loss, diagnostics
+
+
 class VariantALI(ALITransformer):
+    def _build_networks(self):
+        encoder, decoder, discriminator = super()._build_networks()
+        if VariantNet.unary:
+            # Widths of the branch features, from a probe in eval mode (no
+            # spectral-norm power iteration, no dropout).
+            discriminator.eval()
+            with torch.no_grad():
+                x = torch.zeros(2, *self._network_input_shape())
+                n_x = discriminator.x_branch(x).flatten(1).shape[1]
+                z = torch.zeros(2, self.n_components_)
+                n_z = discriminator.z_branch(z).flatten(1).shape[1]
+            discriminator.train()
+            discriminator.unary_x = torch.nn.Linear(n_x, 1)
+            discriminator.unary_z = torch.nn.Linear(n_z, 1)
+        return encoder, decoder, discriminator
+
     def _make_net(self, encoder, decoder, discriminator, *, cuda):
         return VariantNet(
             ALIModule(encoder, decoder, discriminator),
@@ -119,6 +190,8 @@ def parse(variant):
             continue
         if token == "aug":
             VariantNet.augment = True
+        elif token == "unary":
+            VariantNet.unary = True
         elif token == "det":
             params["encoder"] = "deterministic"
         elif token.startswith("latent"):
@@ -155,7 +228,8 @@ def main():
     print(
         f"# machine: {platform.machine()}, torch threads {torch.get_num_threads()}, "
         f"torch {torch.__version__}; variant {args.variant}: {params}, latent "
-        f"cycle {VariantNet.latent_weight}, augment {VariantNet.augment}"
+        f"cycle {VariantNet.latent_weight}, augment {VariantNet.augment}, "
+        f"unary {VariantNet.unary}"
     )
     heads = "".join(
         f"{f'{f} {n}':>12}" for f in ("mean", "hidden") for n in label_counts

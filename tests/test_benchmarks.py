@@ -172,11 +172,14 @@ def test_sample_quality_quick():
 
 
 def test_feature_variants_quick():
-    out = run_script("benchmarks/feature_variants.py", "nc8+rw3+aug+latent1", "--quick")
+    out = run_script(
+        "benchmarks/feature_variants.py", "nc8+rw3+aug+latent1+unary", "--quick"
+    )
     assert_lines(
         out,
         [
-            r"variant nc8\+rw3\+aug\+latent1: .*'n_components': 8.*augment True",
+            r"variant nc8\+rw3\+aug\+latent1\+unary: .*'n_components': 8.*"
+            r"augment True, unary True",
             rf"^\s+1(\s+{NUMBER}){{7}}$",
         ],
     )
