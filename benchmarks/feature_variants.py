@@ -28,18 +28,19 @@ Usage::
 """
 
 import argparse
-import platform
 from functools import partial
 
-import numpy as np
 import torch
-from learning_curve import ScoreFeatures
+from learning_curve import load_shuffled, probe_fit
 from torch.nn import functional as F
 
 from sklearn_ali import ALITransformer
-from sklearn_ali._objectives import ali_losses
+from sklearn_ali._objectives import (
+    ali_diagnostics,
+    ali_losses,
+    reconstruction_error,
+)
 from sklearn_ali._training import ALIModule, ALINet
-from sklearn_ali.datasets import load_mnist_5k
 
 
 def augment(x):
@@ -134,18 +135,10 @@ def _unary_losses(
         ones, zeros = torch.ones_like(d_q), torch.zeros_like(d_q)
         d_loss = d_loss + criterion(d_q, ones) + criterion(d_p, zeros)
         g_loss = g_loss + criterion(d_q, zeros) + criterion(d_p, ones)
-    recon = (decoder(z_q).float() - x).abs().mean()
+    recon = reconstruction_error(decoder(z_q), x)
     g_loss = g_loss + reconstruction_weight * recon
     d_q, d_p = scores[0].float().split([n, n])
-    diagnostics = torch.stack(
-        [
-            d_loss.detach(),
-            g_loss.detach(),
-            (d_q > 0).float().mean(),
-            (d_p < 0).float().mean(),
-            recon.detach(),
-        ]
-    )
+    diagnostics = ali_diagnostics(d_loss, g_loss, d_q, d_p, recon)
     return d_loss, g_loss, diagnostics
 
 
@@ -216,29 +209,15 @@ def main():
     params = {"max_epochs": args.max_epochs, "random_state": args.seed}
     params.update(parse(args.variant))
 
-    X, y = load_mnist_5k(return_X_y=True)
-    order = np.random.RandomState(0).permutation(len(X))
-    X, y = X[order].reshape(-1, 1, 28, 28), y[order]
-    label_counts = (100, 1000)
+    X, y, label_counts = load_shuffled(args.quick)
     if args.quick:
-        X, y = X[:1200], y[:1200]
         params.update(max_epochs=1, conv_width=8)
-        args.every, label_counts = 1, (100,)
-    x = torch.tensor(X / 255.0, dtype=torch.float32)
-    print(
-        f"# machine: {platform.machine()}, torch threads {torch.get_num_threads()}, "
-        f"torch {torch.__version__}; variant {args.variant}: {params}, latent "
-        f"cycle {VariantNet.latent_weight}, augment {VariantNet.augment}, "
-        f"unary {VariantNet.unary}"
+        args.every = 1
+    description = (
+        f"variant {args.variant}: {params}, latent cycle {VariantNet.latent_weight}, "
+        f"augment {VariantNet.augment}, unary {VariantNet.unary}"
     )
-    heads = "".join(
-        f"{f'{f} {n}':>12}" for f in ("mean", "hidden") for n in label_counts
-    )
-    print(
-        f"{'epoch':>6}{'fit s':>8}{'d_loss':>8}{'acc q':>7}{'acc p':>7}{'L1':>7}{heads}"
-    )
-    scorer = ScoreFeatures(args.every, x, y, label_counts)
-    VariantALI(callbacks=[scorer], **params).fit(X)
+    probe_fit(VariantALI(**params), X, y, args.every, label_counts, description)
 
 
 if __name__ == "__main__":

@@ -103,24 +103,42 @@ def main():
     parser.add_argument("--quick", action="store_true", help="tiny smoke run")
     args = parser.parse_args()
 
-    X, y = load_mnist_5k(return_X_y=True)
-    order = np.random.RandomState(0).permutation(len(X))
-    X, y = X[order].reshape(-1, 1, 28, 28), y[order]
-    label_counts = (100, 1000)
+    X, y, label_counts = load_shuffled(args.quick)
     if args.quick:
-        X, y = X[:1200], y[:1200]
-        args.max_epochs, args.every, label_counts = 1, 1, (100,)
+        args.max_epochs, args.every = 1, 1
     params = {"max_epochs": args.max_epochs, "random_state": args.seed}
     if args.reconstruction_weight is not None:
         params["reconstruction_weight"] = args.reconstruction_weight
     if args.learning_rate is not None:
         params["learning_rate"] = args.learning_rate
+    probe_fit(
+        ALITransformer(**params),
+        X,
+        y,
+        args.every,
+        label_counts,
+        f"ALITransformer({params})",
+    )
+
+
+def load_shuffled(quick):
+    """MNIST-5k images (n, 1, 28, 28) and labels, shuffled, and the label counts."""
+    X, y = load_mnist_5k(return_X_y=True)
+    order = np.random.RandomState(0).permutation(len(X))
+    X, y = X[order].reshape(-1, 1, 28, 28), y[order]
+    if quick:
+        return X[:1200], y[:1200], (100,)
+    return X, y, (100, 1000)
+
+
+def probe_fit(ali, X, y, every, label_counts, description):
+    """Fit ``ali`` on X, printing the probe's table every ``every`` epochs."""
     # The networks see pixels scaled to [0, 1], as ALITransformer scales them.
     x = torch.tensor(X / 255.0, dtype=torch.float32)
-    scorer = ScoreFeatures(args.every, x, y, label_counts)
+    scorer = ScoreFeatures(every, x, y, label_counts)
     print(
         f"# machine: {platform.machine()}, torch threads {torch.get_num_threads()}, "
-        f"torch {torch.__version__}; ALITransformer({params})"
+        f"torch {torch.__version__}; {description}"
     )
     heads = "".join(
         f"{f'{f} {n}':>12}" for f in ("mean", "hidden") for n in label_counts
@@ -128,7 +146,7 @@ def main():
     print(
         f"{'epoch':>6}{'fit s':>8}{'d_loss':>8}{'acc q':>7}{'acc p':>7}{'L1':>7}{heads}"
     )
-    ALITransformer(callbacks=[scorer], **params).fit(X)
+    ali.set_params(callbacks=[scorer]).fit(X)
 
 
 if __name__ == "__main__":

@@ -20,12 +20,10 @@ Usage::
 """
 
 import argparse
-import platform
 import time
 
 import numpy as np
-import torch
-from semi_supervised import load, split
+from semi_supervised import load, machine_line, split
 from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer
@@ -46,10 +44,7 @@ def main():
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--quick", action="store_true", help="tiny smoke run")
     args = parser.parse_args()
-    print(
-        f"# machine: {platform.processor() or platform.machine()}, "
-        f"torch threads {torch.get_num_threads()}, torch {torch.__version__}"
-    )
+    print(machine_line())
     X, y = load("mnist")
     if args.quick:
         X, y = X[:600], y[:600]

@@ -44,6 +44,17 @@ TEST_SIZE = 0.2
 VALIDATION_SIZE = 0.2
 
 
+def machine_line():
+    """The first line every MNIST-5k benchmark prints: where it ran."""
+    gpu = ""
+    if torch.cuda.is_available():
+        gpu = f", GPU {torch.cuda.get_device_name()} (ALI trains there)"
+    return (
+        f"# machine: {platform.processor() or platform.machine()}, "
+        f"torch threads {torch.get_num_threads()}, torch {torch.__version__}{gpu}"
+    )
+
+
 def load(name):
     """Images as (n, 1, H, W) in their native units, and labels, shuffled."""
     if name == "mnist":
@@ -157,13 +168,7 @@ def main():
     )
     parser.add_argument("--quick", action="store_true", help="tiny smoke run")
     args = parser.parse_args()
-    gpu = ""
-    if torch.cuda.is_available():
-        gpu = f", GPU {torch.cuda.get_device_name()} (ALI trains there)"
-    print(
-        f"# machine: {platform.processor() or platform.machine()}, "
-        f"torch threads {torch.get_num_threads()}, torch {torch.__version__}{gpu}"
-    )
+    print(machine_line())
     datasets = ["mnist", "digits"] if args.dataset == "both" else [args.dataset]
     for dataset in datasets:
         repeats = 2 if args.quick else args.repeats

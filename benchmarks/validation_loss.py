@@ -27,13 +27,12 @@ Usage::
 """
 
 import argparse
-import platform
 import time
 
 import numpy as np
 import torch
 from scipy.stats import spearmanr
-from semi_supervised import load, split  # same data, shuffle and split
+from semi_supervised import load, machine_line, split  # same data, shuffle and split
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import LinearSVC
 from skorch.callbacks import Callback
@@ -128,13 +127,7 @@ def main():
     )
     parser.add_argument("--quick", action="store_true", help="tiny smoke run")
     args = parser.parse_args()
-    gpu = ""
-    if torch.cuda.is_available():
-        gpu = f", GPU {torch.cuda.get_device_name()} (ALI trains there)"
-    print(
-        f"# machine: {platform.processor() or platform.machine()}, "
-        f"torch threads {torch.get_num_threads()}, torch {torch.__version__}{gpu}"
-    )
+    print(machine_line())
     start = time.perf_counter()
 
     X, y = load("mnist")

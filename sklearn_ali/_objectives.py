@@ -60,7 +60,16 @@ def ali_losses(
     if reconstruction_weight > 0:
         recon = reconstruction_error(decoder(z_q), x)
         g_loss = g_loss + reconstruction_weight * recon
-    diagnostics = torch.stack(
+    diagnostics = ali_diagnostics(d_loss, g_loss, d_q, d_p, recon)
+    return d_loss, g_loss, diagnostics
+
+
+def ali_diagnostics(d_loss, g_loss, d_q, d_p, recon):
+    """``ALI_DIAGNOSTICS`` of a batch, detached, from its losses and D's logits.
+
+    d_q, d_p : logits of the encoder and decoder pairs; recon : cycle term.
+    """
+    return torch.stack(
         [
             d_loss.detach(),
             g_loss.detach(),
@@ -69,7 +78,6 @@ def ali_losses(
             recon.detach(),
         ]
     )
-    return d_loss, g_loss, diagnostics
 
 
 def reconstruction_error(x_hat, x):

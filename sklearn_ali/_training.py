@@ -175,8 +175,7 @@ class DivergenceGuard(Callback):
                 f"ALI training diverged at epoch {row['epoch']} and no finite "
                 "weights were left to restore."
             )
-        net.module_.load_state_dict(snapshot["module"])
-        net.optimizer_.load_state_dict(snapshot["optimizer"])
+        net.restore(snapshot)
         kept = f"after epoch {self.epoch_}" if self.epoch_ else "of initialisation"
         what = "loss" if not losses_finite else "weights or optimizer state"
         raise TrainingDivergedError(
@@ -195,12 +194,7 @@ class DivergenceGuard(Callback):
 
     def _snapshot(self, net, completed):
         self.epoch_ = completed
-        # Kept on the CPU: GPU memory is scarcer, and CUDA tensors here would
-        # not be mapped to the CPU when a model is unpickled without CUDA.
-        self.snapshot_ = {
-            "module": _cpu_copy(net.module_.state_dict()),
-            "optimizer": _cpu_copy(net.optimizer_.state_dict()),
-        }
+        self.snapshot_ = net.snapshot()
 
 
 class FitProgressBar(Callback):
@@ -517,6 +511,23 @@ class ALINet(NeuralNet):
         self.history[-1]["batches"][-1].update(self._batch_record(prefix, values, n))
 
     # -- devices and pickling ----------------------------------------------
+
+    def snapshot(self):
+        """A copy of the weights, buffers and optimizer state, for ``restore``.
+
+        Kept on the CPU: GPU memory is scarcer, and CUDA tensors here would
+        not be mapped to the CPU when a model is unpickled without CUDA.
+        """
+        return {
+            "module": _cpu_copy(self.module_.state_dict()),
+            "optimizer": _cpu_copy(self.optimizer_.state_dict()),
+        }
+
+    def restore(self, snapshot):
+        """Load a ``snapshot()`` back into the networks and the optimizer."""
+        self.module_.load_state_dict(snapshot["module"])
+        self.optimizer_.load_state_dict(snapshot["optimizer"])
+        return self
 
     def move_to(self, device):
         """Move the networks and the optimizer state to ``device``."""

@@ -28,7 +28,6 @@ from ._training import (
     FitProgressBar,
     TensorBatches,
     TrainingDivergedError,
-    _cpu_copy,
 )
 
 # Rows per forward pass in transform/inverse_transform/sample: bounds memory
@@ -438,12 +437,8 @@ class ALITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         self._check_validation_split(len(X))
         net = self.net_
         saved = self._fitted_state()
-        backup = {
-            "module": _cpu_copy(net.module_.state_dict()),
-            "optimizer": _cpu_copy(net.optimizer_.state_dict()),
-            "epochs": len(net.history),
-            "device": net.device,
-        }
+        backup = net.snapshot()
+        epochs_before, device_before = len(net.history), net.device
         # A different seed for every continuation, reproducible from the first.
         seed = (self._seed_ + 7919 * len(net.history)) % np.iinfo(np.int32).max
         data = TensorBatches(self._to_network_input(X))
@@ -460,10 +455,9 @@ class ALITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         except TrainingDivergedError:
             raise
         except BaseException:
-            net.module_.load_state_dict(backup["module"])
-            net.optimizer_.load_state_dict(backup["optimizer"])
-            del net.history[backup["epochs"] :]
-            net.move_to(backup["device"])
+            net.restore(backup)
+            del net.history[epochs_before:]
+            net.move_to(device_before)
             self._restore_fitted_state(saved)
             raise
         return self
@@ -504,6 +498,11 @@ class ALITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         fraction = self.validation_fraction
         if fraction == 0:
             for name, callback in self._named_callbacks():
+                if isinstance(callback, type):
+                    try:
+                        callback = callback()
+                    except TypeError:
+                        continue  # needs arguments: nothing to inspect
                 monitor = getattr(callback, "monitor", None)
                 if (isinstance(monitor, str) and monitor.startswith("valid")) or (
                     isinstance(callback, EpochScoring) and not callback.on_train
@@ -523,15 +522,30 @@ class ALITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
             )
 
     def _named_callbacks(self):
+        """``(name, callback)`` for each entry of ``callbacks``.
+
+        Valid entries are what skorch accepts: a ``Callback`` instance or
+        subclass, or a ``(name, callback)`` pair (tuple or list) of the same;
+        anything else is a TypeError naming the entry.
+        """
+
+        def is_callback(cb):
+            if isinstance(cb, type):
+                return issubclass(cb, Callback)
+            return isinstance(cb, Callback)
+
         for i, entry in enumerate(self.callbacks or []):
-            name, callback = (
-                entry if isinstance(entry, (tuple, list)) else (None, entry)
-            )
-            if isinstance(callback, type):
-                try:
-                    callback = callback()
-                except TypeError:
-                    continue
+            name, callback = None, entry
+            if isinstance(entry, (tuple, list)):
+                if len(entry) != 2 or not isinstance(entry[0], str):
+                    callback = None  # not a pair: refused below
+                else:
+                    name, callback = entry
+            if not is_callback(callback):
+                raise TypeError(
+                    f"callbacks[{i}] is {entry!r}; expected a skorch Callback "
+                    "(instance or class) or a (name, Callback) tuple."
+                )
             yield name or f"callbacks[{i}]", callback
 
     def _check_hyperparameters(self):
@@ -556,31 +570,9 @@ class ALITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         self._check_callbacks()
 
     def _check_callbacks(self):
-        """Refuse entries skorch would only trip over mid-fit.
-
-        Valid entries are what skorch accepts: a ``Callback`` instance or
-        subclass, or a ``(name, callback)`` pair of the same.
-        """
-
-        def is_callback(cb):
-            if isinstance(cb, type):
-                return issubclass(cb, Callback)
-            return isinstance(cb, Callback)
-
-        for i, entry in enumerate(self.callbacks or []):
-            if isinstance(entry, (tuple, list)):  # skorch takes both
-                valid = (
-                    len(entry) == 2
-                    and isinstance(entry[0], str)
-                    and is_callback(entry[1])
-                )
-            else:
-                valid = is_callback(entry)
-            if not valid:
-                raise TypeError(
-                    f"callbacks[{i}] is {entry!r}; expected a skorch Callback "
-                    "(instance or class) or a (name, Callback) tuple."
-                )
+        """Refuse entries skorch would only trip over mid-fit."""
+        for _ in self._named_callbacks():
+            pass
 
     def _resolve_image_shape(self, image_shape, n_features):
         if self.image_shape is not None:
