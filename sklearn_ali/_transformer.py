@@ -78,11 +78,17 @@ class ALITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         ``"stochastic"`` reparametrises z = mu + sigma * eps (ALI);
         ``"deterministic"`` maps x to a single z (BiGAN).
 
-    features : {"mean", "sample", "hidden"}, default="mean"
-        What ``transform`` returns: the encoder mean mu(x), a draw from
-        q(z | x), or the last three hidden encoder layers (conv maps
-        max-pooled to at most 4x4) concatenated with mu, as in the paper's
-        SVHN protocol.
+    features : {"hidden", "mean", "sample"}, default="hidden"
+        What ``transform`` returns: the last three hidden encoder layers
+        (conv maps max-pooled to at most 4x4) concatenated with mu, as in
+        the paper's SVHN protocol; the encoder mean mu(x) alone; or a draw
+        from q(z | x). ``"hidden"`` is the default because it is the better
+        feature for a linear classifier on every data set measured (MNIST-5k:
+        16.7 % error with 100 labels against 25.3 % for mu; see
+        ``docs/benchmarks.md``), at the price of width (2,752 features for
+        28x28 images, against ``n_components``). Its last ``n_components``
+        columns are mu, so ``inverse_transform(transform(X))`` still
+        reconstructs X; ``encode`` returns mu whatever this is.
 
     max_epochs : int, default=20
         Passes over the training data. On MNIST-5k the features improve little
@@ -253,7 +259,7 @@ class ALITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         hidden_layer_sizes=(512, 512),
         conv_width=32,
         encoder="stochastic",
-        features="mean",
+        features="hidden",
         max_epochs=20,
         batch_size=100,
         learning_rate=2e-4,
@@ -317,9 +323,18 @@ class ALITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         check_is_fitted(self)
         if self.features != "hidden":
             return self.n_components_
+        return self._hidden_width()
+
+    def _hidden_width(self):
         probe = torch.zeros(2, *self._network_input_shape())
-        with torch.inference_mode():
-            hidden = self.net_.encoder_.hidden_features(probe.to(self._module_device()))
+        encoder = self.net_.encoder_
+        training = encoder.training
+        encoder.eval()
+        try:
+            with torch.inference_mode():
+                hidden = encoder.hidden_features(probe.to(self._module_device()))
+        finally:
+            encoder.train(training)
         return hidden.shape[1]
 
     @property
@@ -789,9 +804,11 @@ class ALITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_components)
-            Latent codes (for example ``encode(X)``, or ``transform(X)`` with
-            ``features="mean"``).
+        X : array-like of shape (n_samples, n_components) or \
+                (n_samples, n_hidden_features)
+            Latent codes (for example ``encode(X)``), or the features of
+            ``transform(X)`` with ``features="hidden"``, whose last
+            ``n_components`` columns, mu, are decoded.
 
         Returns
         -------
@@ -869,6 +886,10 @@ class ALITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
 
     def _check_codes(self, Z):
         Z = check_array(Z, dtype=(np.float64, np.float32))
+        width = self._hidden_width()
+        if Z.shape[1] == width:
+            # "hidden" features end with mu (Encoder.hidden_features).
+            Z = Z[:, width - self.n_components_ :]
         largest = max(Z.max(), -Z.min())
         if largest > np.finfo(np.float32).max:
             raise ValueError(
@@ -878,7 +899,8 @@ class ALITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         if Z.shape[1] != self.n_components_:
             raise ValueError(
                 f"Latent codes have {Z.shape[1]} columns; this model was fitted "
-                f"with n_components={self.n_components_}."
+                f"with n_components={self.n_components_} (codes), and its "
+                f'features="hidden" have {width} columns.'
             )
         return Z
 

@@ -29,7 +29,8 @@ def test_tabular_input_uses_mlp_and_standardises(digits_flat, tiny):
     assert ali.image_shape_ is None
     assert ali.n_features_in_ == 64
     np.testing.assert_allclose(ali.data_offset_, digits_flat.mean(0))
-    assert ali.transform(digits_flat).shape == (200, 4)
+    # Default features: the hidden layer (16 units) then mu (4).
+    assert ali.transform(digits_flat).shape == (200, 16 + 4)
     assert ali.sample(5, random_state=0).shape == (5, 64)
     assert ali.inverse_transform(np.zeros((3, 4))).shape == (3, 64)
 
@@ -39,9 +40,24 @@ def test_image_input_uses_conv_and_keeps_image_shape(digits_images, tiny):
     assert ali.architecture_ == "conv"
     assert ali.image_shape_ == (1, 8, 8)
     assert ali.n_features_in_ == 64
-    assert ali.transform(digits_images).shape == (200, 4)
+    # Default features: the one conv level (8 channels, 4x4 maps), then mu.
+    assert ali.transform(digits_images).shape == (200, 8 * 4 * 4 + 4)
     assert ali.sample(3, random_state=0).shape == (3, 1, 8, 8)
     assert ali.inverse_transform(ali.encode(digits_images[:2])).shape == (2, 1, 8, 8)
+
+
+def test_inverse_transform_decodes_the_mu_that_hidden_features_end_with(
+    digits_images, tiny
+):
+    ali = ALITransformer(random_state=0, **tiny).fit(digits_images)
+    hidden = ali.transform(digits_images[:5])
+    np.testing.assert_array_equal(hidden[:, -4:], ali.encode(digits_images[:5]))
+    np.testing.assert_array_equal(
+        ali.inverse_transform(hidden),
+        ali.inverse_transform(ali.encode(digits_images[:5])),
+    )
+    with pytest.raises(ValueError, match=r"n_components=4.*132 columns"):
+        ali.inverse_transform(hidden[:, 1:])
 
 
 def test_flat_images_with_image_shape(digits_flat, tiny):
@@ -123,14 +139,14 @@ def test_hidden_features_concatenate_hidden_layers_and_mean(digits_flat):
 
 def test_feature_names_and_pandas_output(digits_flat, tiny):
     pd = pytest.importorskip("pandas")
-    ali = ALITransformer(random_state=0, **tiny).set_output(transform="pandas")
-    out = ali.fit_transform(digits_flat)
+    ali = ALITransformer(features="mean", random_state=0, **tiny)
+    out = ali.set_output(transform="pandas").fit_transform(digits_flat)
     assert isinstance(out, pd.DataFrame)
     assert list(out.columns) == [f"alitransformer{i}" for i in range(4)]
 
 
 def test_post_fit_methods_use_the_fitted_model_not_later_params(digits_images, tiny):
-    ali = ALITransformer(random_state=0, **tiny).fit(digits_images)
+    ali = ALITransformer(features="mean", random_state=0, **tiny).fit(digits_images)
     features = ali.transform(digits_images[:3])
     samples = ali.sample(2, random_state=0)
     ali.set_params(
@@ -497,7 +513,7 @@ def test_grid_search_over_latent_size_in_parallel(tmp_path, digits_flat, digits,
     search.fit(digits_flat, digits[1])
     assert search.best_params_["ali__n_components"] in (2, 4)
     best_ali = search.best_estimator_.named_steps["ali"]
-    assert best_ali.transform(digits_flat).shape[1] in (2, 4)
+    assert best_ali.encode(digits_flat).shape[1] in (2, 4)
     # Worker processes share the cores instead of each using all of them.
     threads = [int(t) for t in log.read_text().split()]
     assert len(threads) >= 4
