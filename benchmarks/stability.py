@@ -4,9 +4,15 @@ Each variant switches off (or changes) one choice of the default estimator and
 is fitted on several seeds. For each fit the script reports whether training
 stayed finite, whether the discriminator won outright (accuracy >= 0.99 on
 both joints at the last epoch), the last epoch's discriminator loss and
-accuracies, and the semi-supervised test error of LinearSVC on the "mean"
-features (``semi_supervised_score``, 100 and 1,000 labels) next to raw
-pixels.
+accuracies, the semi-supervised test error of LinearSVC on the default
+features (``features="hidden"``; ``--features mean`` for the latent mean)
+through ``semi_supervised_score`` with 100 and 1,000 labels, next to raw
+pixels, and a collapse check: a logistic regression trained on the real
+training pool reads 1,000 decoder samples, and the script prints how evenly
+they spread over the ten classes (``classifier_sample_score``'s normalised
+entropy, 1 = even) and the rarest class's share. A summary per variant
+closes the output: fits that stayed finite, discriminator wins, and the
+error's mean, standard deviation and range across seeds.
 
 Variants:
 
@@ -20,6 +26,7 @@ Usage::
 
     python benchmarks/stability.py --dataset digits --seeds 3
     python benchmarks/stability.py --dataset mnist --seeds 1 --max-epochs 10
+    python benchmarks/stability.py --dataset mnist --seeds 10 --variants default
     python benchmarks/stability.py --quick
 """
 
@@ -27,12 +34,16 @@ import argparse
 import platform
 import time
 
+import numpy as np
 import torch
 from semi_supervised import load  # the sibling script: same data, same shuffle
+from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import train_test_split
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
 from sklearn_ali import ALITransformer, TrainingDivergedError
-from sklearn_ali.evaluation import semi_supervised_score
+from sklearn_ali.evaluation import classifier_sample_score, semi_supervised_score
 
 VARIANTS = {
     "default": {},
@@ -47,7 +58,7 @@ VARIANTS = {
 }
 
 
-def score(transformer, X_pool, y_pool, X_test, y_test, label_counts, repeats):
+def score(transformer, X_pool, y_pool, X_test, y_test, label_counts, args):
     return [
         semi_supervised_score(
             transformer,
@@ -56,11 +67,33 @@ def score(transformer, X_pool, y_pool, X_test, y_test, label_counts, repeats):
             X_test=X_test,
             y_test=y_test,
             n_labeled=n,
-            n_repeats=repeats,
+            n_repeats=args.repeats,
+            C_grid=args.c_grid,
             random_state=0,
         ).mean_error
         for n in label_counts
     ]
+
+
+def sample_reader(X_pool, y_pool):
+    """A classifier of real images, for reading the decoder's samples."""
+    flatten = FunctionTransformer(lambda X: X.reshape(len(X), -1))
+    reader = make_pipeline(flatten, StandardScaler(), LogisticRegression(C=0.05))
+    return reader.fit(X_pool, y_pool)
+
+
+def summarise(name, rows, label_counts):
+    errors = np.array([r["errors"] for r in rows]) * 100
+    cells = "".join(
+        f"{n} labels {e.mean():.2f} ± {e.std():.2f} ({e.min():.2f}-{e.max():.2f}); "
+        for n, e in zip(label_counts, errors.T)
+    )
+    print(
+        f"{name}: finite {sum(r['finite'] for r in rows)}/{len(rows)}, "
+        f"D wins {sum(r['wins'] for r in rows)}/{len(rows)}, error % {cells}"
+        f"sample class balance {min(r['balance'] for r in rows):.3f} at worst, "
+        f"rarest class {100 * min(r['rarest'] for r in rows):.1f} % at worst"
+    )
 
 
 def main():
@@ -70,6 +103,14 @@ def main():
     parser.add_argument("--max-epochs", type=int, default=None)
     parser.add_argument("--repeats", type=int, default=5, help="labelled draws")
     parser.add_argument("--variants", nargs="*", default=list(VARIANTS))
+    parser.add_argument("--features", choices=["hidden", "mean"], default="hidden")
+    parser.add_argument(
+        "--c-grid",
+        type=float,
+        nargs="+",
+        default=(0.001, 0.01, 0.1, 1.0, 10.0),
+        help="the SVM's C candidates (semi_supervised_score's default grid)",
+    )
     parser.add_argument("--quick", action="store_true", help="tiny smoke run")
     args = parser.parse_args()
 
@@ -94,20 +135,22 @@ def main():
         X_test.reshape(len(X_test), -1),
         y_test,
         label_counts,
-        args.repeats,
+        args,
     )
     print(
         "raw pixels: "
         + ", ".join(f"{n} labels {100 * e:.2f} %" for n, e in zip(label_counts, raw))
     )
+    reader = sample_reader(X_pool, y_pool)
     head = "".join(f"{f'err% {n}':>11}" for n in label_counts)
     print(
         f"{'variant':<18}{'seed':>5}{'finite':>7}{'D wins':>7}{'d_loss':>8}"
-        f"{'acc q':>7}{'acc p':>7}{head}{'fit s':>8}"
+        f"{'acc q':>7}{'acc p':>7}{head}{'balance':>8}{'rarest':>7}{'fit s':>8}"
     )
+    summaries = {}
     for name in args.variants:
         for seed in range(args.seeds):
-            params = dict(VARIANTS[name], random_state=seed)
+            params = dict(VARIANTS[name], features=args.features, random_state=seed)
             if args.max_epochs:
                 params["max_epochs"] = args.max_epochs
             ali = ALITransformer(**params)
@@ -120,17 +163,31 @@ def main():
             fit_s = time.perf_counter() - start
             last = ali.history_[-1]
             wins = last["d_real_acc"] >= 0.99 and last["d_fake_acc"] >= 0.99
-            errors = score(
-                ali, X_pool, y_pool, X_test, y_test, label_counts, args.repeats
+            errors = score(ali, X_pool, y_pool, X_test, y_test, label_counts, args)
+            samples = classifier_sample_score(
+                reader, ali.sample(1000, random_state=seed)
             )
+            rarest = samples.class_fractions.min()
             cells = "".join(f"{100 * e:>11.2f}" for e in errors)
             print(
                 f"{name:<18}{seed:>5}{'yes' if finite else 'NO':>7}"
                 f"{'yes' if wins else 'no':>7}{last['d_loss']:>8.3f}"
                 f"{last['d_real_acc']:>7.3f}{last['d_fake_acc']:>7.3f}{cells}"
-                f"{fit_s:>8.1f}",
+                f"{samples.class_balance:>8.3f}{100 * rarest:>6.1f}%{fit_s:>8.1f}",
                 flush=True,
             )
+            summaries.setdefault(name, []).append(
+                dict(
+                    finite=finite,
+                    wins=wins,
+                    errors=errors,
+                    balance=samples.class_balance,
+                    rarest=rarest,
+                )
+            )
+    print()
+    for name, rows in summaries.items():
+        summarise(name, rows, label_counts)
 
 
 if __name__ == "__main__":

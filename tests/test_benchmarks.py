@@ -53,17 +53,27 @@ def toy_row(seed):
 
 
 def test_toy_modes_quick():
-    out = run_script("benchmarks/toy_modes.py", "--quick")
+    out = run_script(
+        "benchmarks/toy_modes.py",
+        "--quick",
+        "--n-components",
+        "2",
+        "--set",
+        "dropout=0.0",
+    )
     assert_lines(
         out,
         [
+            r"^# 25 Gaussians .* ALITransformer n_components=2, .*, dropout=0\.0$",
             r"^seed\s+ALI modes\s+ALI ≤3σ\s+GAN modes",
             toy_row(0),
             toy_row(1),
             rf"^ALI\s+{NUMBER} ± {NUMBER}\s+\d+\s+\d+\s+\d/2\s+.*13\.4 ± 5\.8",
             rf"^GAN\s+{NUMBER} ± {NUMBER}\s+\d+\s+\d+\s+\d/2\s+.*10\.4 ± 9\.2",
             rf"^ALI encoder on held-out points .*\|z mean\| {NUMBER}.*z std {NUMBER}",
-            r"^Target: ALI covers 25/25 on >= 9 of 10 seeds; here \d of 2\.$",
+            r"^Target: ALI covers 25/25 modes with >= 80 % of its samples within 3 "
+            r"std of a mode, on 10 of 10 seeds; here \d of 2 seeds cover every "
+            r"mode, \d of them with >= 80 %\.$",
         ],
     )
 
@@ -120,6 +130,23 @@ def test_semi_supervised_quick_on_digits():
     )
 
 
+def test_semi_supervised_quick_on_rows_uses_the_mlp():
+    out = run_script(
+        "benchmarks/semi_supervised.py",
+        *("--quick", "--dataset", "digits", "--rows", "--learners", "ALI"),
+    )
+    row = rf"\s+{NUMBER} ± {NUMBER}\s+{NUMBER}$"
+    assert_lines(
+        out,
+        [
+            r"^## digits: \d+ training pool, \d+ test, flat rows \(MLP\)$",
+            # The MLP's hidden layers (512 + 512) and mu (64).
+            rf"^ALI hidden\s+100\s+1088{row}",
+            rf"^ALI mean\s+100\s+64{row}",
+        ],
+    )
+
+
 def test_stability_quick():
     out = run_script("benchmarks/stability.py", "--quick")
     assert_lines(
@@ -128,6 +155,9 @@ def test_stability_quick():
             r"^raw pixels: 100 labels " + NUMBER + " %",
             rf"^default\s+0\s+yes\s+(yes|no)\s+{NUMBER}",
             rf"^no spectral norm\s+0\s+(yes|NO)\s+(yes|no)\s+{NUMBER}",
+            rf"^default: finite 1/1, D wins [01]/1, error % 100 labels {NUMBER} ± "
+            rf"{NUMBER} \({NUMBER}-{NUMBER}\); sample class balance {NUMBER} at "
+            rf"worst, rarest class {NUMBER} % at worst$",
         ],
     )
 
@@ -181,5 +211,17 @@ def test_feature_variants_quick():
             r"variant nc8\+rw3\+aug\+latent1\+unary: .*'n_components': 8.*"
             r"augment True, unary True",
             rf"^\s+1(\s+{NUMBER}){{7}}$",
+        ],
+    )
+
+
+def test_hidden_pooling_quick():
+    out = run_script("benchmarks/hidden_pooling.py", "--quick", "--dataset", "digits")
+    assert_lines(
+        out,
+        [
+            r"^# digits: default ALITransformer fitted on 480 images",
+            rf"^default\s+576\s+{NUMBER} ± {NUMBER}$",
+            rf"^max 4x4 everywhere\s+576\s+{NUMBER} ± {NUMBER}$",
         ],
     )
