@@ -10,7 +10,7 @@ data from a mixture of 25 Gaussians (std 0.05) centred on {-4, -2, 0, 2, 4}^2
 - a GAN is trained with the same decoder as generator and a discriminator that
   sees x only: the x branch of ALITransformer's MLP discriminator followed by
   a head built like its joint head (same widths, dropout, spectral
-  normalisation, leaky ReLU), both from ``sklearn_ali._networks``. The GAN is a
+  normalisation, leaky ReLU), both from ``sklearn_ali.networks``. The GAN is a
   short plain-torch loop with the same data scaling, Adam settings, epochs,
   batch size and simultaneous updates from one concatenated batch;
 - 10,000 samples of each decoder are assigned to the nearest component
@@ -53,9 +53,9 @@ import torch
 from torch.nn import functional as F
 
 from sklearn_ali import ALITransformer
-from sklearn_ali._networks import _joint_head, build_mlp
 from sklearn_ali.datasets import make_gaussian_grid
 from sklearn_ali.evaluation import count_modes
+from sklearn_ali.networks import SpectralNorm, build_mlp
 
 STD = 0.05  # standard deviation of every mixture component
 N_MODES = 25
@@ -77,9 +77,25 @@ def make_gan(ali, n_features):
     width = hidden[-1]
     discriminator = torch.nn.Sequential(
         ali_discriminator.x_branch,
-        _joint_head(width, 2 * width, ali.dropout, ali.spectral_norm),
+        joint_head_like(width, 2 * width, ali.dropout, ali.spectral_norm),
     )
     return generator, discriminator
+
+
+def joint_head_like(n_in, width, dropout, spectral_norm):
+    """A head built as ALI's joint head is, layer for layer."""
+
+    def linear(a, b):
+        layer = torch.nn.Linear(a, b)
+        return SpectralNorm(layer) if spectral_norm else layer
+
+    return torch.nn.Sequential(
+        torch.nn.Dropout(dropout),
+        linear(n_in, width),
+        torch.nn.LeakyReLU(0.2),
+        torch.nn.Dropout(dropout),
+        linear(width, 1),
+    )
 
 
 def train_gan(ali, X, seed):

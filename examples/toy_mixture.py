@@ -40,9 +40,9 @@ from torch import nn  # noqa: E402
 from torch.nn import functional as F  # noqa: E402
 
 from sklearn_ali import ALITransformer  # noqa: E402
-from sklearn_ali._networks import SpectralNorm, build_mlp  # noqa: E402
 from sklearn_ali.datasets import make_gaussian_grid  # noqa: E402
 from sklearn_ali.evaluation import count_modes  # noqa: E402
+from sklearn_ali.networks import SpectralNorm, build_mlp  # noqa: E402
 from sklearn_ali.plotting import plot_latent_scatter, plot_toy_data  # noqa: E402
 
 STD = 0.05  # standard deviation of every mixture component

@@ -257,7 +257,7 @@ class ALINet(NeuralNet):
     Parameters
     ----------
     module : ALIModule
-        The three networks (see ``sklearn_ali._networks``).
+        The three networks (see ``sklearn_ali.networks``).
     n_components : int
         Latent size; the prior is N(0, I) in that many dimensions.
     reconstruction_weight : float

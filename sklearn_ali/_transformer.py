@@ -21,7 +21,6 @@ from skorch.callbacks import Callback, EpochScoring, PrintLog
 from skorch.dataset import ValidSplit
 from skorch.history import History
 
-from ._networks import build_conv, build_mlp, build_svhn
 from ._training import (
     ALIModule,
     ALINet,
@@ -29,6 +28,7 @@ from ._training import (
     TensorBatches,
     TrainingDivergedError,
 )
+from .networks import build_conv, build_mlp, build_svhn
 
 # Rows per forward pass in transform/inverse_transform/sample: bounds memory
 # independently of n_samples.

@@ -18,7 +18,7 @@ from sklearn.svm import LinearSVC
 
 from sklearn_ali import ALITransformer
 from sklearn_ali import _transformer as transformer_module
-from sklearn_ali._networks import build_conv, build_mlp, build_svhn
+from sklearn_ali.networks import build_conv, build_mlp, build_svhn
 
 # -- shapes and architectures ----------------------------------------------
 

@@ -1,0 +1,569 @@
+"""ALI's three networks: encoder G_z(x), decoder G_x(z) and joint critic D(x, z).
+
+The contract the estimators train and use, and which networks of one's own
+must keep:
+
+- the encoder is an :class:`Encoder`: ``encoder(x)`` returns ``(mu, sigma)``
+  (``sigma`` None for a deterministic encoder), and ``mean``, ``sample`` and
+  ``hidden_features`` give mu, a reparametrised draw and the features of
+  ``features="hidden"``;
+- the decoder is a :class:`Decoder`: ``decoder(z)`` maps codes of shape
+  ``(n, n_components)`` to x in network units, shaped like the encoder's
+  input;
+- the discriminator is a :class:`JointDiscriminator`: ``discriminator(x, z)``
+  returns logits, of shape ``(n,)`` for one output (positive means "from the
+  encoder joint") and ``(n, n_outputs)`` for several.
+
+x in network units is what the estimators feed the encoder: ``(n, n_features)``
+rows for the MLP, ``(n, C, H, W)`` images in [0, 1] for the convnets.
+
+The builders make the three networks of a preset: :func:`build_mlp` for flat
+data, :func:`build_conv`, which sizes itself to images of at least 8x8 pixels,
+and :func:`build_svhn`, the paper's SVHN table for 3x32x32 images.
+:data:`ARCHITECTURES` maps the names of the estimators' ``architecture``
+parameter to them. Every builder is called as
+``builder(input_shape, n_components, *, stochastic, dropout, spectral_norm,
+n_outputs, **options)``, ``input_shape`` being the encoder's input shape
+without the batch dimension, and ``n_outputs`` the discriminator's number of
+logits.
+"""
+
+import math
+from numbers import Integral
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+__all__ = [
+    "ARCHITECTURES",
+    "Decoder",
+    "Encoder",
+    "JointDiscriminator",
+    "SpectralNorm",
+    "build_conv",
+    "build_mlp",
+    "build_svhn",
+]
+
+# ---------------------------------------------------------------------------
+# building blocks
+
+
+class SpectralNorm(nn.Module):
+    """A Linear or Conv2d layer whose weight is divided by its spectral norm.
+
+    One power iteration per training forward pass estimates the largest
+    singular value (Miyato et al., ICLR 2018). Unlike torch's parametrization
+    this is a plain module, so fitted estimators pickle with joblib.
+    """
+
+    def __init__(self, layer, eps=1e-12):
+        super().__init__()
+        self.layer = layer
+        self.eps = eps
+        n_out = layer.weight.shape[0]
+        n_in = layer.weight[0].numel()
+        self.register_buffer("u", F.normalize(torch.randn(n_out), dim=0, eps=eps))
+        self.register_buffer("v", F.normalize(torch.randn(n_in), dim=0, eps=eps))
+
+    def forward(self, x):
+        w = self.layer.weight
+        w_mat = w.flatten(1)
+        if self.training:
+            with torch.no_grad():
+                self.v.copy_(F.normalize(w_mat.t() @ self.u, dim=0, eps=self.eps))
+                self.u.copy_(F.normalize(w_mat @ self.v, dim=0, eps=self.eps))
+        sigma = torch.dot(self.u, w_mat @ self.v)
+        w = w / sigma
+        if isinstance(self.layer, nn.Conv2d):
+            return self.layer._conv_forward(x, w, self.layer.bias)
+        return F.linear(x, w, self.layer.bias)
+
+
+def _maybe_sn(layer, use_sn):
+    return SpectralNorm(layer) if use_sn else layer
+
+
+def _conv_sizes(size, min_size=4):
+    """Spatial sizes of a stack of 4/2/1 convolutions, halving down to ``min_size``."""
+    sizes = [size]
+    while max(sizes[-1]) > min_size:
+        sizes.append(tuple((s - 2) // 2 + 1 for s in sizes[-1]))
+    return sizes
+
+
+def _conv_widths(n_levels, width, max_width=512):
+    return [min(width * 2**i, max_width) for i in range(n_levels)]
+
+
+def _pooled(h, size=4):
+    # Large early feature maps dominate a concatenation; pooling them to a
+    # small grid keeps "hidden" features a few thousand wide (as DCGAN did).
+    if h.dim() == 4 and max(h.shape[-2:]) > size:
+        h = F.adaptive_max_pool2d(h, size)
+    return h.flatten(1)
+
+
+# ---------------------------------------------------------------------------
+# encoder
+
+
+class Encoder(nn.Module):
+    """G_z(x): a stack of ``blocks`` then a linear ``head`` giving mu (and sigma).
+
+    With ``stochastic=True`` the head outputs ``2 * n_components`` values: the
+    mean and a pre-softplus scale, so z = mu + softplus(s) * eps (BigBiGAN's
+    parametrisation, which avoids the exploding exp of a log-sigma).
+    """
+
+    def __init__(self, blocks, head, n_components, stochastic=True):
+        super().__init__()
+        self.blocks = nn.ModuleList(blocks)
+        self.head = head
+        self.n_components = n_components
+        self.stochastic = stochastic
+
+    def _hidden(self, x):
+        hidden = []
+        for block in self.blocks:
+            x = block(x)
+            hidden.append(x)
+        return x, hidden
+
+    def forward(self, x):
+        out = self.head(self._hidden(x)[0]).flatten(1)  # (n, k) or (n, 2k)
+        if self.stochastic:
+            mu, s = out.chunk(2, dim=1)
+            return mu, F.softplus(s) + 1e-4
+        return out, None
+
+    def mean(self, x):
+        """mu(x) alone: a stochastic encoder skips sigma's half of the head."""
+        return _leading_outputs(self.head, self._hidden(x)[0], self.n_components)
+
+    def sample(self, x, noise=None):
+        """Reparametrised draw z ~ q(z | x); returns ``(z, mu)``."""
+        mu, sigma = self(x)
+        if sigma is None:
+            return mu, mu
+        noise = torch.randn_like(mu) if noise is None else noise
+        return mu + sigma * noise, mu
+
+    def hidden_features(self, x, n_hidden=3):
+        """Last ``n_hidden`` hidden activations (pooled, flattened) and mu."""
+        x, hidden = self._hidden(x)
+        mu = _leading_outputs(self.head, x, self.n_components)
+        return torch.cat([_pooled(h) for h in hidden[-n_hidden:]] + [mu], dim=1)
+
+
+def _leading_outputs(head, x, k):
+    """``head(x).flatten(1)[:, :k]``, computing only those k outputs.
+
+    Inference wants mu, the first half of a stochastic head; slicing the
+    weights of the head's final Linear or Conv2d (every builder's head ends
+    in one) skips the other half's work.
+    """
+    if isinstance(head, nn.Sequential):
+        *rest, head = head
+        for layer in rest:
+            x = layer(x)
+    weight = head.weight[:k]
+    bias = None if head.bias is None else head.bias[:k]
+    if isinstance(head, nn.Linear):
+        return F.linear(x, weight, bias)
+    return head._conv_forward(x, weight, bias).flatten(1)
+
+
+# ---------------------------------------------------------------------------
+# decoder
+
+
+class Decoder(nn.Sequential):
+    """G_x(z): layers applied in turn to codes ``(n, n_components)``.
+
+    A Sequential, so that its parameters keep the names (``0.weight``, ...)
+    of the decoders that models saved before this class existed were made of.
+    """
+
+
+# ---------------------------------------------------------------------------
+# discriminator
+
+
+class JointDiscriminator(nn.Module):
+    """D(x, z): separate x and z branches whose features a joint MLP scores.
+
+    ``joint`` ends in ``n_outputs`` logits per pair. One logit (ALI's game)
+    comes back as shape ``(n,)``, positive meaning "from the encoder joint";
+    several as ``(n, n_outputs)``.
+    """
+
+    # A class default too: discriminators pickled before the attribute existed
+    # have one output.
+    n_outputs = 1
+
+    def __init__(self, x_branch, z_branch, joint, n_outputs=1):
+        super().__init__()
+        self.x_branch = x_branch
+        self.z_branch = z_branch
+        self.joint = joint
+        self.n_outputs = n_outputs
+
+    def forward(self, x, z):
+        h = torch.cat([self.x_branch(x).flatten(1), self.z_branch(z).flatten(1)], 1)
+        logits = self.joint(h)
+        if self.n_outputs == 1:
+            return logits.flatten()  # (n,)
+        return logits.flatten(1)  # (n, n_outputs)
+
+
+def _critic_mlp(sizes, dropout, use_sn, slope=0.2, last_linear=False):
+    layers = []
+    for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+        layers += [nn.Dropout(dropout), _maybe_sn(nn.Linear(n_in, n_out), use_sn)]
+        if not (last_linear and i == len(sizes) - 2):
+            layers.append(nn.LeakyReLU(slope))
+    return nn.Sequential(*layers)
+
+
+def _joint_head(n_in, width, dropout, use_sn, n_outputs=1):
+    return _critic_mlp([n_in, width, n_outputs], dropout, use_sn, last_linear=True)
+
+
+# ---------------------------------------------------------------------------
+# MLP family
+
+
+def _dense_block(n_in, n_out, slope=0.2):
+    return nn.Sequential(
+        nn.Linear(n_in, n_out), nn.BatchNorm1d(n_out), nn.LeakyReLU(slope)
+    )
+
+
+def build_mlp(
+    input_shape,
+    n_components,
+    hidden_layer_sizes=(512, 512),
+    *,
+    stochastic=True,
+    dropout=0.2,
+    spectral_norm=True,
+    n_outputs=1,
+    output="linear",
+):
+    """Encoder, decoder and discriminator for flat data.
+
+    Parameters
+    ----------
+    input_shape : int or tuple of int
+        Number of features, or a shape whose product it is.
+
+    n_components : int
+        Size of the latent code z.
+
+    hidden_layer_sizes : tuple of int, default=(512, 512)
+        Widths of the encoder's hidden layers, mirrored by the decoder and
+        the discriminator's x branch.
+
+    stochastic : bool, default=True
+        Whether the encoder outputs a scale besides the mean.
+
+    dropout : float, default=0.2
+        Dropout on every discriminator layer's input.
+
+    spectral_norm : bool, default=True
+        Spectral normalisation of the discriminator's layers.
+
+    n_outputs : int, default=1
+        Logits of the discriminator per pair.
+
+    output : {"linear", "sigmoid"}, default="linear"
+        ``"sigmoid"`` makes the decoder emit values in [0, 1] (pixels);
+        ``"linear"`` suits standardised tabular data.
+
+    Returns
+    -------
+    encoder : Encoder
+    decoder : Decoder
+    discriminator : JointDiscriminator
+    """
+    n_features = (
+        input_shape if isinstance(input_shape, Integral) else math.prod(input_shape)
+    )
+    sizes = [n_features, *hidden_layer_sizes]
+    k_out = 2 * n_components if stochastic else n_components
+    encoder = Encoder(
+        [_dense_block(a, b) for a, b in zip(sizes[:-1], sizes[1:])],
+        nn.Linear(sizes[-1], k_out),
+        n_components,
+        stochastic,
+    )
+
+    rev = [n_components, *hidden_layer_sizes[::-1]]
+    dec = [_dense_block(a, b) for a, b in zip(rev[:-1], rev[1:])]
+    dec.append(nn.Linear(rev[-1], n_features))
+    if output == "sigmoid":
+        dec.append(nn.Sigmoid())
+    decoder = Decoder(*dec)
+
+    z_width = hidden_layer_sizes[-1]
+    discriminator = JointDiscriminator(
+        _critic_mlp(sizes, dropout, spectral_norm),
+        _critic_mlp([n_components, z_width], dropout, spectral_norm),
+        _joint_head(
+            sizes[-1] + z_width, 2 * sizes[-1], dropout, spectral_norm, n_outputs
+        ),
+        n_outputs,
+    )
+    return encoder, decoder, discriminator
+
+
+# ---------------------------------------------------------------------------
+# convolutional family
+
+
+def _down(c_in, c_out, *, norm, use_sn=False, dropout=0.0, slope=0.2):
+    layers = [nn.Dropout(dropout)] if dropout else []
+    layers.append(_maybe_sn(nn.Conv2d(c_in, c_out, 4, 2, 1, bias=not norm), use_sn))
+    if norm:
+        layers.append(nn.BatchNorm2d(c_out))
+    layers.append(nn.LeakyReLU(slope))
+    return nn.Sequential(*layers)
+
+
+def _up(c_in, c_out, size_in, size_out, *, last=False):
+    # output_padding recovers odd sizes (7 -> 14 is exact, 3 -> 7 needs one).
+    pad = tuple(o - 2 * i for i, o in zip(size_in, size_out))
+    conv = nn.ConvTranspose2d(c_in, c_out, 4, 2, 1, output_padding=pad, bias=last)
+    if last:
+        return nn.Sequential(conv, nn.Sigmoid())
+    return nn.Sequential(conv, nn.BatchNorm2d(c_out), nn.ReLU())
+
+
+class _Unflatten(nn.Module):
+    def __init__(self, shape):
+        super().__init__()
+        self.shape = tuple(shape)
+
+    def forward(self, x):
+        return x.view(len(x), *self.shape)
+
+
+def build_conv(
+    image_shape,
+    n_components,
+    *,
+    width=32,
+    stochastic=True,
+    dropout=0.2,
+    spectral_norm=True,
+    n_outputs=1,
+):
+    """Networks for ``(C, H, W)`` images in [0, 1], H and W at least 8.
+
+    Each level halves the spatial size (4x4 kernels, stride 2) and doubles the
+    channels, until the maps are at most 4x4; the decoder mirrors the encoder
+    exactly, odd sizes included (28 -> 14 -> 7 -> 3 and back).
+
+    Parameters
+    ----------
+    image_shape : tuple of int
+        ``(C, H, W)``.
+
+    n_components : int
+        Size of the latent code z.
+
+    width : int, default=32
+        Channels of the first level; each further level doubles them (up to
+        512).
+
+    stochastic : bool, default=True
+        Whether the encoder outputs a scale besides the mean.
+
+    dropout : float, default=0.2
+        Dropout on every discriminator layer's input.
+
+    spectral_norm : bool, default=True
+        Spectral normalisation of the discriminator's layers.
+
+    n_outputs : int, default=1
+        Logits of the discriminator per pair.
+
+    Returns
+    -------
+    encoder : Encoder
+    decoder : Decoder
+    discriminator : JointDiscriminator
+    """
+    channels, height, width_px = image_shape
+    sizes = _conv_sizes((height, width_px))
+    widths = _conv_widths(len(sizes) - 1, width)
+    chans = [channels, *widths]
+    flat = chans[-1] * math.prod(sizes[-1])
+    k_out = 2 * n_components if stochastic else n_components
+
+    encoder = Encoder(
+        [_down(a, b, norm=True) for a, b in zip(chans[:-1], chans[1:])],
+        nn.Sequential(nn.Flatten(), nn.Linear(flat, k_out)),
+        n_components,
+        stochastic,
+    )
+
+    n_up = len(sizes) - 1
+    decoder = Decoder(
+        nn.Linear(n_components, flat),
+        nn.BatchNorm1d(flat),
+        nn.ReLU(),
+        _Unflatten((chans[-1], *sizes[-1])),
+        *[
+            _up(chans[i + 1], chans[i], sizes[i + 1], sizes[i], last=i == 0)
+            for i in reversed(range(n_up))
+        ],
+    )
+
+    z_width = 2 * chans[-1]
+    x_branch = nn.Sequential(
+        *[
+            _down(a, b, norm=False, use_sn=spectral_norm, dropout=dropout)
+            for a, b in zip(chans[:-1], chans[1:])
+        ],
+        nn.Flatten(),
+    )
+    discriminator = JointDiscriminator(
+        x_branch,
+        _critic_mlp([n_components, z_width, z_width], dropout, spectral_norm),
+        _joint_head(flat + z_width, 2 * z_width, dropout, spectral_norm, n_outputs),
+        n_outputs,
+    )
+    return encoder, decoder, discriminator
+
+
+# ---------------------------------------------------------------------------
+# the paper's SVHN table (3x32x32)
+
+
+def _conv_bn(c_in, c_out, k, s, slope=0.01):
+    return nn.Sequential(
+        nn.Conv2d(c_in, c_out, k, s, bias=False),
+        nn.BatchNorm2d(c_out),
+        nn.LeakyReLU(slope),
+    )
+
+
+def _convt_bn(c_in, c_out, k, s, slope=0.01):
+    return nn.Sequential(
+        nn.ConvTranspose2d(c_in, c_out, k, s, bias=False),
+        nn.BatchNorm2d(c_out),
+        nn.LeakyReLU(slope),
+    )
+
+
+def _paper_init(module):
+    # Appendix: weights N(0, 0.01), biases 0.
+    if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
+        nn.init.normal_(module.weight, 0.0, 0.01)
+        if module.bias is not None:
+            nn.init.zeros_(module.bias)
+
+
+def build_svhn(
+    image_shape,
+    n_components,
+    *,
+    stochastic=True,
+    dropout=0.2,
+    spectral_norm=True,
+    n_outputs=1,
+):
+    """The ALI paper's SVHN architecture (appendix table), for 3x32x32 images.
+
+    Parameters
+    ----------
+    image_shape : tuple of int
+        ``(3, 32, 32)``; any other shape is a ValueError.
+
+    n_components : int
+        Size of the latent code z.
+
+    stochastic : bool, default=True
+        Whether the encoder outputs a scale besides the mean.
+
+    dropout : float, default=0.2
+        Dropout on every discriminator layer's input.
+
+    spectral_norm : bool, default=True
+        Spectral normalisation of the discriminator's layers, in place of the
+        paper's batch normalisation.
+
+    n_outputs : int, default=1
+        Logits of the discriminator per pair.
+
+    Returns
+    -------
+    encoder : Encoder
+    decoder : Decoder
+    discriminator : JointDiscriminator
+    """
+    if tuple(image_shape) != (3, 32, 32):
+        raise ValueError(
+            f"architecture='svhn' needs 3x32x32 images; got image shape {image_shape}."
+        )
+    k_out = 2 * n_components if stochastic else n_components
+    encoder = Encoder(
+        [
+            _conv_bn(3, 32, 5, 1),  # 32 -> 28
+            _conv_bn(32, 64, 4, 2),  # -> 13
+            _conv_bn(64, 128, 4, 1),  # -> 10
+            _conv_bn(128, 256, 4, 2),  # -> 4
+            _conv_bn(256, 512, 4, 1),  # -> 1
+            _conv_bn(512, 512, 1, 1),
+        ],
+        nn.Conv2d(512, k_out, 1, 1),
+        n_components,
+        stochastic,
+    )
+    decoder = Decoder(
+        _Unflatten((n_components, 1, 1)),
+        _convt_bn(n_components, 256, 4, 1),  # 1 -> 4
+        _convt_bn(256, 128, 4, 2),  # -> 10
+        _convt_bn(128, 64, 4, 1),  # -> 13
+        _convt_bn(64, 32, 4, 2),  # -> 28
+        _convt_bn(32, 32, 5, 1),  # -> 32
+        _conv_bn(32, 32, 1, 1),
+        nn.Conv2d(32, 3, 1, 1),
+        nn.Sigmoid(),
+    )
+
+    def d_conv(c_in, c_out, k, s):
+        conv = _maybe_sn(nn.Conv2d(c_in, c_out, k, s), spectral_norm)
+        return nn.Sequential(nn.Dropout(dropout), conv, nn.LeakyReLU(0.01))
+
+    def d_dense(n_in, n_out, act=True):
+        layers = [nn.Dropout(dropout), _maybe_sn(nn.Linear(n_in, n_out), spectral_norm)]
+        return nn.Sequential(*layers, *([nn.LeakyReLU(0.01)] if act else []))
+
+    # The paper uses BN in D(x); spectral normalisation replaces it here
+    # because BN couples the real and fake halves of D's batch.
+    discriminator = JointDiscriminator(
+        nn.Sequential(
+            d_conv(3, 32, 5, 1),
+            d_conv(32, 64, 4, 2),
+            d_conv(64, 128, 4, 1),
+            d_conv(128, 256, 4, 2),
+            d_conv(256, 512, 4, 1),
+            nn.Flatten(),
+        ),
+        nn.Sequential(d_dense(n_components, 512), d_dense(512, 512)),
+        nn.Sequential(
+            d_dense(1024, 1024), d_dense(1024, 1024), d_dense(1024, n_outputs, False)
+        ),
+        n_outputs,
+    )
+    for net in (encoder, decoder, discriminator):
+        net.apply(_paper_init)
+    return encoder, decoder, discriminator
+
+
+#: The presets that the estimators' ``architecture`` parameter names: name -> builder.
+ARCHITECTURES = {"mlp": build_mlp, "conv": build_conv, "svhn": build_svhn}
