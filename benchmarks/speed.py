@@ -65,7 +65,7 @@ from skorch.callbacks import Callback
 from torch.nn import functional as F
 
 from sklearn_ali import ALITransformer
-from sklearn_ali._transformer import _INFERENCE_BATCH
+from sklearn_ali._base import _INFERENCE_BATCH
 
 MB = 2**20
 

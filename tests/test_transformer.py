@@ -17,7 +17,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.svm import LinearSVC
 
 from sklearn_ali import ALITransformer
-from sklearn_ali import _transformer as transformer_module
+from sklearn_ali import _base as base_module
 from sklearn_ali.networks import build_conv, build_mlp, build_svhn
 
 # -- shapes and architectures ----------------------------------------------
@@ -405,7 +405,7 @@ def test_transform_is_per_sample_and_batched(monkeypatch, digits_images, tiny):
     seen = []
     first_block = ali.encoder_.blocks[0]
     first_block.register_forward_hook(lambda m, i, o: seen.append(len(i[0])))
-    monkeypatch.setattr(transformer_module, "_INFERENCE_BATCH", 64)
+    monkeypatch.setattr(base_module, "_INFERENCE_BATCH", 64)
     np.testing.assert_allclose(ali.transform(digits_images), full, rtol=1e-5)
     assert seen == [64, 64, 64, 8]
 

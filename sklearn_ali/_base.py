@@ -1,0 +1,805 @@
+"""The estimator base of the ALI family: what fitting and using ALI's networks needs.
+
+``_BaseALI`` holds the shared parameters and their checks, the scaling, the
+device, building the networks and the skorch net, training anew or on (warm
+start, ``partial_fit``), batched encoding and decoding, and the persistence
+hooks of ``sklearn_ali.io``. A subclass adds its ``__init__`` (explicit
+keyword arguments, as scikit-learn requires), its public methods and tags.
+"""
+
+import copy
+import math
+import threading
+from contextlib import contextmanager
+from numbers import Integral, Real
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import _is_fitted, check_is_fitted, validate_data
+from skorch.callbacks import Callback, EpochScoring, PrintLog
+from skorch.dataset import ValidSplit
+from skorch.history import History
+
+from ._scaling import _fit_scaling, _scale_into, _scaling_tensors
+from ._training import (
+    ALIModule,
+    ALINet,
+    FitProgressBar,
+    TensorBatches,
+    TrainingDivergedError,
+)
+from .networks import ARCHITECTURES
+
+# Rows per forward pass in transform/inverse_transform/sample: bounds memory
+# independently of n_samples.
+_INFERENCE_BATCH = 512
+_MIN_IMAGE_SIDE = 8
+
+
+class _BaseALI(BaseEstimator):
+    """Base of the ALI estimators; not to be used directly.
+
+    Subclasses define ``__init__`` with the parameters of
+    ``_parameter_constraints`` (and their own).
+    """
+
+    _parameter_constraints: dict = {
+        "n_components": [Interval(Integral, 1, None, closed="left")],
+        "architecture": [StrOptions({"auto", *ARCHITECTURES})],
+        "image_shape": [tuple, list, None],
+        "hidden_layer_sizes": [tuple, list],
+        "conv_width": [Interval(Integral, 1, None, closed="left")],
+        "encoder": [StrOptions({"stochastic", "deterministic"})],
+        "features": [StrOptions({"mean", "sample", "hidden"})],
+        "max_epochs": [Interval(Integral, 1, None, closed="left")],
+        "batch_size": [Interval(Integral, 2, None, closed="left")],
+        "learning_rate": [Interval(Real, 0, None, closed="neither")],
+        "discriminator_learning_rate": [
+            Interval(Real, 0, None, closed="neither"),
+            None,
+        ],
+        "betas": [tuple, list],
+        "dropout": [Interval(Real, 0, 1, closed="left")],
+        "spectral_norm": ["boolean"],
+        "reconstruction_weight": [Interval(Real, 0, None, closed="left")],
+        "device": [str, torch.device],
+        "keep_on_device": ["boolean"],
+        "validation_fraction": [Interval(Real, 0, 1, closed="left")],
+        "warm_start": ["boolean"],
+        "callbacks": [list, None],
+        "verbose": ["verbose"],
+        "random_state": ["random_state"],
+    }
+
+    # -- fitted networks, owned by the skorch net --------------------------
+
+    @property
+    def encoder_(self):
+        check_is_fitted(self)
+        return self.net_.encoder_
+
+    @property
+    def decoder_(self):
+        check_is_fitted(self)
+        return self.net_.decoder_
+
+    @property
+    def discriminator_(self):
+        check_is_fitted(self)
+        return self.net_.discriminator_
+
+    def _hidden_width(self):
+        probe = torch.zeros(2, *self._network_input_shape())
+        encoder = self.net_.encoder_
+        training = encoder.training
+        encoder.eval()
+        try:
+            with torch.inference_mode():
+                hidden = encoder.hidden_features(probe.to(self._module_device()))
+        finally:
+            encoder.train(training)
+        return hidden.shape[1]
+
+    @property
+    def history_(self):
+        check_is_fitted(self)
+        return self.net_.history
+
+    # -- fit ---------------------------------------------------------------
+
+    def _fit(self, X, *, epochs, resume):
+        """Train for ``epochs``: anew, or on from the fitted model with ``resume``."""
+        if resume and _is_fitted(self):
+            return self._continue(X, epochs=epochs)
+        return self._fit_new(X, epochs=epochs)
+
+    def _fit_new(self, X, *, epochs):
+        """Initialise everything from X and train; a failure leaves self as it was."""
+        saved = self._fitted_state()
+        try:
+            self._check_hyperparameters()
+            X, image_shape = self._validate_X(X, reset=True)
+            self.image_shape_ = self._resolve_image_shape(image_shape, X.shape[1])
+            self._input_ndim_ = 2 if image_shape is None else 4
+            self.architecture_ = self._resolve_architecture()
+            self._fit_scaling(X)
+            self.device_ = self._resolve_device()
+            self._check_validation_split(len(X))
+            self._seed_ = int(
+                check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
+            )
+            data = TensorBatches(self._to_network_input(X))
+            cuda = torch.device(self.device_).type == "cuda"
+            with _seeded_torch(self._seed_, self.device_):
+                net = self._make_net(*self._build_networks(), cuda=cuda)
+                self._structure_ = self._structure()
+                self.net_ = net
+                net.initialize()
+                self._train(net, data, epochs)
+        except TrainingDivergedError:
+            raise  # the restored, finite model is kept
+        except BaseException:
+            self._restore_fitted_state(saved)
+            raise
+        return self
+
+    def _continue(self, X, *, epochs):
+        """Train the fitted networks further; a failure leaves them as they were."""
+        self._check_hyperparameters()
+        changed = [
+            name
+            for name, value in self._structure().items()
+            if value != self._structure_[name]
+        ]
+        if changed:
+            raise ValueError(
+                f"Cannot continue training: {changed} changed since the model was "
+                "fitted, and they shape the networks. Fit a new model "
+                "(warm_start=False) to change them."
+            )
+        X, _ = self._validate_X(X, reset=False)
+        device = self._resolve_device()
+        self._check_validation_split(len(X))
+        net = self.net_
+        saved = self._fitted_state()
+        backup = net.snapshot()
+        epochs_before, device_before = len(net.history), net.device
+        # A different seed for every continuation, reproducible from the first.
+        seed = (self._seed_ + 7919 * len(net.history)) % np.iinfo(np.int32).max
+        data = TensorBatches(self._to_network_input(X))
+        cuda = torch.device(device).type == "cuda"
+        try:
+            self.device_ = device
+            with _seeded_torch(seed, device):
+                net.set_params(**self._net_settings(cuda=cuda, seed=seed))
+                net.initialize_callbacks()
+                net.move_to(device)
+                if net.channels_last:
+                    net.module_.to(memory_format=torch.channels_last)
+                self._train(net, data, epochs)
+        except TrainingDivergedError:
+            raise
+        except BaseException:
+            net.restore(backup)
+            del net.history[epochs_before:]
+            net.move_to(device_before)
+            self._restore_fitted_state(saved)
+            raise
+        return self
+
+    def _train(self, net, data, epochs):
+        net.epochs_planned_ = epochs
+        try:
+            net.partial_fit(data, epochs=epochs)
+        finally:
+            # Also after a divergence: the restored model must be usable.
+            self._finish_fit(net)
+
+    def _fitted_state(self):
+        return {k: v for k, v in vars(self).items() if k.endswith("_")}
+
+    def _restore_fitted_state(self, saved):
+        for name in [k for k in vars(self) if k.endswith("_")]:
+            delattr(self, name)
+        vars(self).update(saved)
+
+    def _structure(self):
+        """The hyperparameters the networks are built from."""
+        return {
+            name: getattr(self, name)
+            for name in (
+                "n_components",
+                "architecture",
+                "image_shape",
+                "hidden_layer_sizes",
+                "conv_width",
+                "encoder",
+                "dropout",
+                "spectral_norm",
+            )
+        }
+
+    def _check_validation_split(self, n_samples):
+        fraction = self.validation_fraction
+        if fraction == 0:
+            for name, callback in self._named_callbacks():
+                if isinstance(callback, type):
+                    try:
+                        callback = callback()
+                    except TypeError:
+                        continue  # needs arguments: nothing to inspect
+                monitor = getattr(callback, "monitor", None)
+                if (isinstance(monitor, str) and monitor.startswith("valid")) or (
+                    isinstance(callback, EpochScoring) and not callback.on_train
+                ):
+                    raise ValueError(
+                        f"Callback {name!r} ({type(callback).__name__}) needs a "
+                        "validation loss or set, and there is none: set "
+                        "validation_fraction (e.g. 0.1) to hold out part of X, "
+                        "or make the callback monitor a training quantity."
+                    )
+            return
+        n_valid = math.ceil(fraction * n_samples)
+        if n_samples - n_valid < 2:
+            raise ValueError(
+                f"validation_fraction={fraction} of {n_samples} samples leaves "
+                f"{n_samples - n_valid} for training; at least 2 are needed."
+            )
+
+    def _named_callbacks(self):
+        """``(name, callback)`` for each entry of ``callbacks``.
+
+        Valid entries are what skorch accepts: a ``Callback`` instance or
+        subclass, or a ``(name, callback)`` pair (tuple or list) of the same;
+        anything else is a TypeError naming the entry.
+        """
+
+        def is_callback(cb):
+            if isinstance(cb, type):
+                return issubclass(cb, Callback)
+            return isinstance(cb, Callback)
+
+        for i, entry in enumerate(self.callbacks or []):
+            name, callback = None, entry
+            if isinstance(entry, (tuple, list)):
+                if len(entry) != 2 or not isinstance(entry[0], str):
+                    callback = None  # not a pair: refused below
+                else:
+                    name, callback = entry
+            if not is_callback(callback):
+                raise TypeError(
+                    f"callbacks[{i}] is {entry!r}; expected a skorch Callback "
+                    "(instance or class) or a (name, Callback) tuple."
+                )
+            yield name or f"callbacks[{i}]", callback
+
+    def _check_hyperparameters(self):
+        # scikit-learn's Interval constraints take True for 1 and False for 0,
+        # which here would only hide a mistake.
+        for name in _NUMERIC_PARAMS:
+            if isinstance(getattr(self, name), (bool, np.bool_)):
+                raise ValueError(
+                    f"{name} must be a number, not a bool; got {getattr(self, name)!r}."
+                )
+        sizes = self.hidden_layer_sizes
+        if len(sizes) == 0 or not all(_is_number(s, Integral) and s > 0 for s in sizes):
+            raise ValueError(
+                "hidden_layer_sizes must be a non-empty sequence of positive "
+                f"integers; got {sizes!r}."
+            )
+        betas = self.betas
+        if len(betas) != 2 or not all(
+            _is_number(b, Real) and 0 <= b < 1 for b in betas
+        ):
+            raise ValueError(f"betas must be two numbers in [0, 1); got {betas!r}.")
+        self._check_callbacks()
+
+    def _check_callbacks(self):
+        """Refuse entries skorch would only trip over mid-fit."""
+        for _ in self._named_callbacks():
+            pass
+
+    def _resolve_image_shape(self, image_shape, n_features):
+        if self.image_shape is not None:
+            shape = tuple(self.image_shape)
+            if len(shape) != 3 or not all(
+                isinstance(s, Integral) and s > 0 for s in shape
+            ):
+                raise ValueError(
+                    "image_shape must be (channels, height, width) with positive "
+                    f"integers; got {self.image_shape!r}."
+                )
+            if image_shape is not None and tuple(image_shape) != shape:
+                raise ValueError(
+                    f"image_shape={shape} does not match the 4-D input's image "
+                    f"shape {tuple(image_shape)}."
+                )
+            if math.prod(shape) != n_features:
+                raise ValueError(
+                    f"image_shape={shape} holds {math.prod(shape)} values but X "
+                    f"has {n_features} features."
+                )
+            return shape
+        return None if image_shape is None else tuple(int(s) for s in image_shape)
+
+    def _resolve_architecture(self):
+        arch = self.architecture
+        if arch == "auto":
+            arch = "mlp" if self.image_shape_ is None else "conv"
+        if arch in ("conv", "svhn") and self.image_shape_ is None:
+            raise ValueError(
+                f"architecture={arch!r} needs images: pass X as (n, C, H, W) or "
+                "set image_shape for flat images."
+            )
+        if arch == "conv" and min(self.image_shape_[1:]) < _MIN_IMAGE_SIDE:
+            raise ValueError(
+                f"architecture='conv' needs images of at least {_MIN_IMAGE_SIDE}x"
+                f"{_MIN_IMAGE_SIDE} pixels; got {self.image_shape_}. Use "
+                "architecture='mlp'."
+            )
+        return arch
+
+    def _fit_scaling(self, X):
+        self.data_offset_, self.data_scale_ = _fit_scaling(
+            X, images=self.image_shape_ is not None
+        )
+
+    def _resolve_device(self):
+        device = self.device
+        if isinstance(device, str) and device == "auto":
+            return "cuda" if torch.cuda.is_available() else "cpu"
+        try:
+            device = torch.device(device)
+        except (RuntimeError, TypeError) as exc:
+            raise ValueError(f"device={self.device!r} is not a torch device.") from exc
+        if device.type == "cpu":
+            return str(device)
+        if device.type == "meta":
+            raise ValueError(
+                f"device={self.device!r} holds no data; the networks cannot train "
+                "on it."
+            )
+        # torch.cuda, torch.mps, torch.xpu, ... answer is_available(); an
+        # unavailable device otherwise fails only deep inside skorch's fit.
+        backend = getattr(torch, device.type, None)
+        if hasattr(backend, "is_available"):
+            available = backend.is_available()
+            count = backend.device_count() if hasattr(backend, "device_count") else 1
+        else:  # plugin backends (hpu, xla, ...): allocating is the probe
+            try:
+                torch.empty(0, device=device)
+                available, count = True, math.inf
+            except (RuntimeError, ImportError):
+                available = False
+        if not available:
+            raise ValueError(
+                f"device={self.device!r} was requested but "
+                f"{device.type.upper()} is not available."
+            )
+        if device.index is not None and device.index >= count:
+            raise ValueError(
+                f"device={self.device!r} was requested but only {count} "
+                f"{device.type.upper()} device(s) are available."
+            )
+        return str(device)
+
+    def _build_networks(self):
+        # Stored with the networks: post-fit methods must follow the trained
+        # decoder, not a later set_params(n_components=...).
+        self.n_components_ = self.n_components
+        build = ARCHITECTURES[self.architecture_]
+        return build(
+            self._network_input_shape(),
+            self.n_components_,
+            stochastic=self.encoder == "stochastic",
+            dropout=self.dropout,
+            spectral_norm=self.spectral_norm,
+            n_outputs=self._n_discriminator_outputs(),
+            **self._architecture_options(),
+        )
+
+    def _n_discriminator_outputs(self):
+        # ALI's game scores each pair with one logit.
+        return 1
+
+    def _architecture_options(self):
+        """The builder's keywords that only one preset takes."""
+        if self.architecture_ == "mlp":
+            # Flat images come back through a sigmoid, in [0, 1] as scaled.
+            output = "linear" if self.image_shape_ is None else "sigmoid"
+            return {
+                "hidden_layer_sizes": tuple(self.hidden_layer_sizes),
+                "output": output,
+            }
+        if self.architecture_ == "conv":
+            return {"width": self.conv_width}
+        return {}
+
+    def _make_net(self, encoder, decoder, discriminator, *, cuda):
+        return ALINet(
+            ALIModule(encoder, decoder, discriminator),
+            n_components=self.n_components_,
+            **self._net_settings(cuda=cuda, seed=getattr(self, "_seed_", 0)),
+        )
+
+    def _net_settings(self, *, cuda, seed):
+        """ALINet's settings from this estimator's hyperparameters."""
+        callbacks = [copy.deepcopy(cb) for cb in self.callbacks or []]
+        settings = {
+            "lr": self.learning_rate,
+            "optimizer__betas": tuple(self.betas),
+            "reconstruction_weight": self.reconstruction_weight,
+            "use_amp": cuda,
+            "channels_last": cuda and self.architecture_ != "mlp",
+            "max_epochs": self.max_epochs,
+            "batch_size": self.batch_size,
+            "device": self.device_,
+            "verbose": self.verbose,
+            "train_split": None,
+            # verbose=1 is one bar with the losses; verbose>=2 a table per epoch.
+            "callbacks__print_log": None
+            if self.verbose == 1
+            else PrintLog(keys_ignored=["train_batch_count", "valid_batch_count"]),
+        }
+        if self.verbose == 1:
+            callbacks.append(("progress_bar", FitProgressBar()))
+        settings["callbacks"] = callbacks
+        if self.discriminator_learning_rate is not None:
+            settings["optimizer_d__lr"] = self.discriminator_learning_rate
+        if self.validation_fraction > 0:
+            settings["train_split"] = ValidSplit(
+                self.validation_fraction, stratified=False, random_state=seed
+            )
+        return settings
+
+    def _finish_fit(self, net):
+        if not self.keep_on_device and net.device != "cpu":
+            net.move_to("cpu")
+        net.module_.eval()
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.three_d_array = False
+        return tags
+
+    # -- private helpers ----------------------------------------------------
+
+    def _validate_X(self, X, *, reset):
+        """Validate X; return a 2-D array and the image shape of 4-D input."""
+        image_shape = None
+        ndim = getattr(X, "ndim", None)
+        if ndim is not None and ndim > 2 and not hasattr(X, "tocsr"):
+            if ndim != 4:
+                raise ValueError(
+                    f"X has {ndim} dimensions; expected (n_samples, n_features) or "
+                    "(n_samples, channels, height, width)."
+                )
+            X = np.asarray(X)
+            image_shape = X.shape[1:]
+            fitted_shape = getattr(self, "image_shape_", None)
+            if not reset and fitted_shape and tuple(image_shape) != fitted_shape:
+                raise ValueError(
+                    f"X has image shape {tuple(image_shape)}, but "
+                    f"{type(self).__name__} was fitted on images of shape "
+                    f"{fitted_shape}."
+                )
+            # Not reshape(len(X), -1): numpy cannot infer -1 for 0 samples,
+            # and validate_data below names the empty input clearly.
+            X = X.reshape(len(X), math.prod(X.shape[1:]))
+        X = validate_data(
+            self,
+            X,
+            reset=reset,
+            dtype="numeric",
+            ensure_min_samples=2 if reset else 1,
+        )
+        if X.dtype.kind not in "fiub":
+            raise ValueError(f"X must hold numbers; got dtype {X.dtype}.")
+        return X, image_shape
+
+    def _network_input_shape(self):
+        if self.architecture_ == "mlp":
+            return (self.n_features_in_,)
+        return self.image_shape_
+
+    def _module_device(self):
+        return next(self.net_.encoder_.parameters()).device
+
+    def _to_network_input(self, X, device="cpu"):
+        """Scale X, rows or (n, C, H, W) images, into a network-shaped tensor."""
+        x = torch.empty((len(X), self.n_features_in_), dtype=torch.float32)
+        scaling = self._scaling()
+        for start in range(0, len(X), _INFERENCE_BATCH):
+            stop = start + _INFERENCE_BATCH
+            _scale_into(X[start:stop].reshape(-1, x.shape[1]), x[start:stop], *scaling)
+        return x.to(device).reshape(len(x), *self._network_input_shape())
+
+    def _scaling(self):
+        """(shift, factor) tensors with x_scaled = shift + x * factor."""
+        return _scaling_tensors(
+            self.data_offset_, self.data_scale_, images=self.image_shape_ is not None
+        )
+
+    def _encode_batch(self, x, noise=None):
+        encoder = self.net_.encoder_
+        if self.features == "hidden":
+            return encoder.hidden_features(x)
+        if self.features == "sample":
+            return encoder.sample(x, noise=noise)[0]
+        return encoder.mean(x)
+
+    def _batched_encode(self, X, fn):
+        out_dtype = X.dtype if X.dtype in (np.float32, np.float64) else np.float64
+        device = self._module_device()
+        shape = self._network_input_shape()
+        scaling = self._scaling()
+        self.net_.encoder_.eval()
+        # One staging buffer for all batches keeps transform's memory flat in n.
+        buffer = torch.empty(
+            (min(len(X), _INFERENCE_BATCH), self.n_features_in_), dtype=torch.float32
+        )
+        out = None  # allocated once the first batch gives the width
+        # features="sample" draws its noise from random_state, not torch's RNG.
+        rng = (
+            check_random_state(self.random_state) if self.features == "sample" else None
+        )
+        with torch.inference_mode():
+            for start in range(0, len(X), _INFERENCE_BATCH):
+                chunk = X[start : start + _INFERENCE_BATCH]
+                x = _scale_into(chunk, buffer[: len(chunk)], *scaling)
+                x = x.to(device).reshape(len(x), *shape)
+                noise = None
+                if rng is not None:
+                    noise = rng.standard_normal((len(x), self.n_components_))
+                    noise = torch.tensor(noise, dtype=torch.float32, device=device)
+                features = fn(x, noise).float().cpu().numpy()
+                if out is None:
+                    out = np.empty((len(X), features.shape[1]), dtype=out_dtype)
+                out[start : start + len(x)] = features
+        return out
+
+    def _decode(self, Z):
+        device = self._module_device()
+        decoder = self.net_.decoder_
+        decoder.eval()
+        X = np.empty((len(Z), self.n_features_in_))
+        with torch.inference_mode():
+            for start in range(0, len(Z), _INFERENCE_BATCH):
+                z = torch.tensor(
+                    Z[start : start + _INFERENCE_BATCH], dtype=torch.float32
+                )
+                x = decoder(z.to(device)).float().cpu().numpy()
+                if not np.isfinite(x).all():
+                    raise ValueError(
+                        "The decoder's float32 output overflowed for latent "
+                        "codes of magnitude up to "
+                        f"{np.abs(Z[start : start + len(x)]).max():.3g}, too far "
+                        "from the N(0, I) prior to decode."
+                    )
+                # Scaled in place per batch: ``X * scale + offset`` over the
+                # whole output would hold two more output-sized temporaries.
+                out = X[start : start + len(x)]
+                out[...] = x.reshape(len(x), -1)
+                with np.errstate(over="ignore", invalid="ignore"):
+                    np.multiply(out, self.data_scale_, out=out)
+                    out += self.data_offset_
+                if not np.isfinite(out).all():
+                    raise ValueError(
+                        "Decoded values exceed float64's range once scaled back "
+                        "to X's units by data_scale_ (up to "
+                        f"{np.max(self.data_scale_):.3g})."
+                    )
+        if self._input_ndim_ == 4:
+            return X.reshape(len(X), *self.image_shape_)
+        return X
+
+    # -- persistence: the hooks of sklearn_ali.io ---------------------------
+    # sklearn_ali.io writes what _io_state returns and hands it back to
+    # _from_io_state: what a fitted model is made of is known only here.
+
+    # Attributes of net_: the trained networks and their optimizers.
+    _io_modules = ("encoder_", "decoder_", "discriminator_")
+    _io_optimizers = ("optimizer_",)
+
+    def _io_state(self, *, include_optimizer=False):
+        """This fitted model as data and tensors, for ``sklearn_ali.io.dump``.
+
+        A dict of ``params`` (``get_params()``, with ``callbacks`` None
+        because callbacks are code, and a ``torch.device`` as its string),
+        ``attributes`` (every instance attribute ending in ``_`` but
+        ``net_``), ``modules`` (the state dicts of ``net_``'s networks),
+        ``history`` (``net_.history`` as a list) and, with
+        ``include_optimizer``, ``optimizers`` (the state dicts of ``net_``'s
+        optimizers).
+        """
+        check_is_fitted(self)
+        params = self.get_params(deep=False)
+        params["callbacks"] = None
+        if isinstance(params["device"], torch.device):
+            params["device"] = str(params["device"])
+        net = self.net_
+        state = {
+            "params": params,
+            "attributes": {
+                name: value
+                for name, value in vars(self).items()
+                if name.endswith("_") and name != "net_"
+            },
+            "modules": {
+                name: getattr(net, name).state_dict() for name in self._io_modules
+            },
+            "history": net.history.to_list(),
+        }
+        if include_optimizer:
+            state["optimizers"] = {
+                name: getattr(net, name).state_dict() for name in self._io_optimizers
+            }
+        return state
+
+    @classmethod
+    def _from_io_state(cls, state, *, device):
+        """The fitted model an ``_io_state`` dict describes, for ``io.load``.
+
+        The estimator is constructed from the stored parameters and validated,
+        the fitted attributes are checked and set, the networks and ``net_``
+        are built as ``fit`` builds them (``net_`` on ``device``, initialised)
+        and the stored weights, history and optimizer state copied in.
+        Raises ValueError on anything missing or inconsistent.
+        """
+        # Imported here: sklearn_ali.io imports this module for its registry.
+        from .io import _check_layout, _load_module_state, _load_optimizer_state
+
+        _check_layout(
+            state,
+            {"params": dict, "attributes": dict, "modules": dict, "history": list},
+            optional={"optimizers": dict},
+        )
+        unknown = state["params"].keys() - set(cls._get_param_names())
+        if unknown:
+            raise ValueError(f"unknown parameters {sorted(unknown)}.")
+        model = cls(**state["params"])
+        model._validate_params()
+        model._check_hyperparameters()
+        cls._check_io_attributes(state["attributes"])
+        vars(model).update(state["attributes"])
+        if not all(isinstance(row, dict) for row in state["history"]):
+            raise ValueError("the stored history is not a list of dicts.")
+        stored = {"modules": cls._io_modules, "optimizers": cls._io_optimizers}
+        for key, names in stored.items():
+            if key in state and state[key].keys() != set(names):
+                raise ValueError(
+                    f"the stored {key} are {sorted(state[key])}; expected "
+                    f"{sorted(names)}."
+                )
+
+        # The weights drawn here are overwritten; the caller's torch RNG is
+        # left as it was.
+        with _seeded_torch(0, "cpu"):
+            net = model._make_net(
+                *model._build_networks(), cuda=torch.device(device).type == "cuda"
+            )
+            net.device = device
+            net.initialize()
+        model.net_ = net
+        for name in cls._io_modules:
+            module = getattr(net, name)
+            _load_module_state(module, state["modules"][name], f"modules/{name}")
+            module.eval()
+        for name, optimizer_state in state.get("optimizers", {}).items():
+            _load_optimizer_state(
+                getattr(net, name), optimizer_state, f"optimizers/{name}"
+            )
+        net.history = History(state["history"])
+        return model
+
+    @classmethod
+    def _check_io_attributes(cls, attributes):
+        """Raise ValueError unless these could be the fitted attributes of fit."""
+        bad = [
+            name
+            for name in attributes
+            if not name.isidentifier()
+            or not name.endswith("_")
+            or name.startswith("__")
+            or name == "net_"
+            or hasattr(cls, name)  # the properties encoder_, history_, ...
+        ]
+        if bad:
+            raise ValueError(f"{bad} cannot be fitted attributes.")
+        required = (
+            "n_features_in_",
+            "image_shape_",
+            "_input_ndim_",
+            "architecture_",
+            "data_offset_",
+            "data_scale_",
+            "device_",
+        )
+        missing = [name for name in required if name not in attributes]
+        if missing:
+            raise ValueError(f"the fitted attributes {missing} are missing.")
+
+        def check(name, ok, expected):
+            if not ok:
+                raise ValueError(
+                    f"fitted attribute {name}={attributes[name]!r} is not {expected}."
+                )
+
+        n = attributes["n_features_in_"]
+        check("n_features_in_", type(n) is int and n > 0, "a positive int")
+        shape = attributes["image_shape_"]
+        check(
+            "image_shape_",
+            shape is None
+            or (
+                type(shape) is tuple
+                and len(shape) == 3
+                and all(type(s) is int and s > 0 for s in shape)
+                and math.prod(shape) == n
+            ),
+            f"None or (C, H, W) with C*H*W = n_features_in_ = {n}",
+        )
+        ndims = (2,) if shape is None else (2, 4)
+        check("_input_ndim_", attributes["_input_ndim_"] in ndims, f"in {ndims}")
+        archs = ("mlp",) if shape is None else tuple(ARCHITECTURES)
+        check("architecture_", attributes["architecture_"] in archs, f"in {archs}")
+        scaling_shape = (n,) if shape is None else ()
+        for name in ("data_offset_", "data_scale_"):
+            value = attributes[name]
+            check(
+                name,
+                isinstance(value, np.ndarray)
+                and value.dtype == np.float64
+                and value.shape == scaling_shape
+                and np.isfinite(value).all()
+                and (name == "data_offset_" or (value > 0).all()),
+                f"a finite float64 array of shape {scaling_shape}"
+                + (", positive" if name == "data_scale_" else ""),
+            )
+        check("device_", isinstance(attributes["device_"], str), "a string")
+        if "feature_names_in_" in attributes:
+            names = attributes["feature_names_in_"]
+            check(
+                "feature_names_in_",
+                isinstance(names, np.ndarray)
+                and names.dtype == object
+                and names.shape == (n,)
+                and all(isinstance(s, str) for s in names),
+                f"an object array of {n} strings",
+            )
+
+
+# Numeric hyperparameters checked against bools beyond their constraints.
+_NUMERIC_PARAMS = (
+    "n_components",
+    "conv_width",
+    "max_epochs",
+    "batch_size",
+    "learning_rate",
+    "discriminator_learning_rate",
+    "dropout",
+    "reconstruction_weight",
+)
+
+
+def _is_number(value, kind):
+    """isinstance(value, kind), refusing bools (an Integral to Python)."""
+    return isinstance(value, kind) and not isinstance(value, (bool, np.bool_))
+
+
+# torch's RNG is one per process: fits in threads take turns with it, so each
+# is seeded alone (reproducible) and the caller's state comes back unchanged.
+_TORCH_RNG_LOCK = threading.RLock()
+
+
+@contextmanager
+def _seeded_torch(seed, device):
+    """Seed torch's global RNGs for the block; restore them after it."""
+    device = torch.device(device)
+    devices = [device.index or 0] if device.type == "cuda" else []
+    with _TORCH_RNG_LOCK, torch.random.fork_rng(devices=devices):
+        torch.manual_seed(seed)
+        yield
