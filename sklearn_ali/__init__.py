@@ -1,12 +1,14 @@
-"""sklearn-ali: Adversarially Learned Inference as a scikit-learn transformer."""
+"""sklearn-ali: Adversarially Learned Inference as scikit-learn estimators."""
 
 from . import io, networks
+from ._classifier import ALIClassifier
 from ._training import ALINet, TrainingDivergedError
 from ._transformer import ALITransformer
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "ALIClassifier",
     "ALINet",
     "ALITransformer",
     "TrainingDivergedError",

@@ -110,13 +110,29 @@ class _BaseALI(BaseEstimator):
 
     # -- fit ---------------------------------------------------------------
 
-    def _fit(self, X, *, epochs, resume):
-        """Train for ``epochs``: anew, or on from the fitted model with ``resume``."""
-        if resume and _is_fitted(self):
-            return self._continue(X, epochs=epochs)
-        return self._fit_new(X, epochs=epochs)
+    def _fit(self, X, y=None, *, epochs, resume, **target_options):
+        """Train for ``epochs``: anew, or on from the fitted model with ``resume``.
 
-    def _fit_new(self, X, *, epochs):
+        ``y`` and ``target_options`` go to ``_encode_targets``.
+        """
+        if resume and _is_fitted(self):
+            return self._continue(X, y, epochs=epochs)
+        return self._fit_new(X, y, epochs=epochs, **target_options)
+
+    def _encode_targets(self, y, n_samples, *, reset, **options):
+        """The training targets as network-ready values, or None (no targets).
+
+        Called after X is validated and before the networks are built, so a
+        subclass can set fitted attributes the networks depend on (classes).
+        ALI learns without labels: y is ignored.
+        """
+        return None
+
+    def _training_data(self, x, targets):
+        """The dataset skorch trains on: rows of ``x`` with their targets."""
+        return TensorBatches(x, None if targets is None else torch.as_tensor(targets))
+
+    def _fit_new(self, X, y=None, *, epochs, **target_options):
         """Initialise everything from X and train; a failure leaves self as it was."""
         saved = self._fitted_state()
         try:
@@ -125,13 +141,14 @@ class _BaseALI(BaseEstimator):
             self.image_shape_ = self._resolve_image_shape(image_shape, X.shape[1])
             self._input_ndim_ = 2 if image_shape is None else 4
             self.architecture_ = self._resolve_architecture()
+            targets = self._encode_targets(y, len(X), reset=True, **target_options)
             self._fit_scaling(X)
             self.device_ = self._resolve_device()
             self._check_validation_split(len(X))
             self._seed_ = int(
                 check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
             )
-            data = TensorBatches(self._to_network_input(X))
+            data = self._training_data(self._to_network_input(X), targets)
             cuda = torch.device(self.device_).type == "cuda"
             with _seeded_torch(self._seed_, self.device_):
                 net = self._make_net(*self._build_networks(), cuda=cuda)
@@ -146,7 +163,7 @@ class _BaseALI(BaseEstimator):
             raise
         return self
 
-    def _continue(self, X, *, epochs):
+    def _continue(self, X, y=None, *, epochs):
         """Train the fitted networks further; a failure leaves them as they were."""
         self._check_hyperparameters()
         changed = [
@@ -161,6 +178,7 @@ class _BaseALI(BaseEstimator):
                 "(warm_start=False) to change them."
             )
         X, _ = self._validate_X(X, reset=False)
+        targets = self._encode_targets(y, len(X), reset=False)
         device = self._resolve_device()
         self._check_validation_split(len(X))
         net = self.net_
@@ -169,7 +187,7 @@ class _BaseALI(BaseEstimator):
         epochs_before, device_before = len(net.history), net.device
         # A different seed for every continuation, reproducible from the first.
         seed = (self._seed_ + 7919 * len(net.history)) % np.iinfo(np.int32).max
-        data = TensorBatches(self._to_network_input(X))
+        data = self._training_data(self._to_network_input(X), targets)
         cuda = torch.device(device).type == "cuda"
         try:
             self.device_ = device
@@ -225,6 +243,18 @@ class _BaseALI(BaseEstimator):
     def _check_validation_split(self, n_samples):
         fraction = self.validation_fraction
         if fraction == 0:
+            self._check_validation_callbacks()
+            return
+        n_valid = math.ceil(fraction * n_samples)
+        if n_samples - n_valid < 2:
+            raise ValueError(
+                f"validation_fraction={fraction} of {n_samples} samples leaves "
+                f"{n_samples - n_valid} for training; at least 2 are needed."
+            )
+
+    def _check_validation_callbacks(self):
+        """Without a validation set, refuse callbacks that need one."""
+        if self.validation_fraction == 0:
             for name, callback in self._named_callbacks():
                 if isinstance(callback, type):
                     try:
@@ -241,13 +271,6 @@ class _BaseALI(BaseEstimator):
                         "validation_fraction (e.g. 0.1) to hold out part of X, "
                         "or make the callback monitor a training quantity."
                     )
-            return
-        n_valid = math.ceil(fraction * n_samples)
-        if n_samples - n_valid < 2:
-            raise ValueError(
-                f"validation_fraction={fraction} of {n_samples} samples leaves "
-                f"{n_samples - n_valid} for training; at least 2 are needed."
-            )
 
     def _named_callbacks(self):
         """``(name, callback)`` for each entry of ``callbacks``.
@@ -418,8 +441,11 @@ class _BaseALI(BaseEstimator):
             return {"width": self.conv_width}
         return {}
 
+    # The skorch net class that plays this estimator's game.
+    _net_class = ALINet
+
     def _make_net(self, encoder, decoder, discriminator, *, cuda):
-        return ALINet(
+        return self._net_class(
             ALIModule(encoder, decoder, discriminator),
             n_components=self.n_components_,
             **self._net_settings(cuda=cuda, seed=getattr(self, "_seed_", 0)),

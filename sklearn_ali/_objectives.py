@@ -6,9 +6,12 @@ their gradients and steps the optimizer.
 """
 
 import torch
+import torch.nn.functional as F
 
 # Diagnostics of one ALI batch, in the order ``ali_losses`` stacks them.
 ALI_DIAGNOSTICS = ("d_loss", "g_loss", "d_real_acc", "d_fake_acc", "recon_loss")
+# ... and of a semi-supervised batch: ALI's, then the labelled rows' loss.
+SEMI_SUPERVISED_DIAGNOSTICS = (*ALI_DIAGNOSTICS, "class_loss")
 
 
 def ali_losses(
@@ -62,6 +65,92 @@ def ali_losses(
         g_loss = g_loss + reconstruction_weight * recon
     diagnostics = ali_diagnostics(d_loss, g_loss, d_q, d_p, recon)
     return d_loss, g_loss, diagnostics
+
+
+def semi_supervised_losses(
+    encoder,
+    decoder,
+    discriminator,
+    x,
+    y,
+    z_prior,
+    *,
+    criterion,
+    reconstruction_weight,
+):
+    """ALI with labels in D: the K+1-class game (Salimans et al. 2016).
+
+    D(x, z) outputs K+1 logits l: the K classes and "generated". Pairs from
+    the encoder joint must be one of the K real classes, their own class for
+    labelled rows; decoder pairs must be "generated". With
+    p(real) = sum_k softmax(l)_k, the log-odds real vs generated is
+
+        r = logsumexp(l_1..l_K) - l_{K+1}
+
+    (the numerically stable form of log p(real) - log p(generated)), and the
+    losses are
+
+    - D minimises softplus(-r_q) + softplus(r_p) over the first ``len(z_prior)``
+      encoder pairs and the decoder pairs (ALI's game on r), plus the
+      cross-entropy of the K real-class logits of the labelled rows:
+      -log p(y | x, z, real). The two add up to the K+1-class cross-entropy
+      the paper states for labelled pairs, -log softmax(l)_y;
+    - encoder and decoder play the non-saturating game on r alone,
+      softplus(r_q) + softplus(-r_p), plus ALI's cycle term
+      reconstruction_weight * mean |x - G_x(G_z(x))|.
+
+    Rows of x beyond ``len(z_prior)`` are extra labelled rows: they enter the
+    class loss only, so that a batch can carry more labelled rows than the
+    pool holds without showing them to the game more often than other rows.
+
+    Parameters
+    ----------
+    encoder, decoder, discriminator : torch.nn.Module
+        G_z (``sample(x) -> (z, mu)``), G_x and D(x, z) -> (n, K + 1) logits.
+    x : Tensor of shape (n, ...)
+        A batch of scaled data: ``m = len(z_prior)`` pool rows, then extras.
+    y : Tensor of shape (n,)
+        Class indices in 0..K-1, -1 for unlabelled rows.
+    z_prior : Tensor of shape (m, n_components)
+        Draws from the prior N(0, I), m <= n.
+    criterion : callable
+        ``criterion(logits, targets)``, BCE with logits (skorch's criterion_).
+    reconstruction_weight : float
+        Weight of the cycle term.
+
+    Returns
+    -------
+    d_loss, g_loss : Tensor
+        Scalar losses of the discriminator and of encoder + decoder.
+    diagnostics : Tensor of shape (6,)
+        Detached ``SEMI_SUPERVISED_DIAGNOSTICS``; ``class_loss`` is 0 for a
+        batch without labelled rows.
+    """
+    n, m = len(x), len(z_prior)
+    z_q, _ = encoder.sample(x)  # (n, k)
+    x_p = decoder(z_prior)  # (m, ...)
+    logits = discriminator(torch.cat([x, x_p]), torch.cat([z_q, z_prior]))
+    l_q, l_p = logits.float().split([n, m])  # (n, K + 1), (m, K + 1)
+    r_q = _real_log_odds(l_q[:m])  # (m,)
+    r_p = _real_log_odds(l_p)  # (m,)
+    ones, zeros = torch.ones_like(r_q), torch.zeros_like(r_q)
+    # Masked rather than indexed: no host synchronisation on a GPU.
+    labelled = (y >= 0).float()  # (n,)
+    per_row = F.cross_entropy(l_q[:, :-1], y.clamp(min=0), reduction="none")  # (n,)
+    class_loss = (per_row * labelled).sum() / labelled.sum().clamp(min=1)
+    d_loss = criterion(r_q, ones) + criterion(r_p, zeros) + class_loss
+    g_loss = criterion(r_q, zeros) + criterion(r_p, ones)
+    recon = torch.zeros((), device=x.device)
+    if reconstruction_weight > 0:
+        recon = reconstruction_error(decoder(z_q[:m]), x[:m])
+        g_loss = g_loss + reconstruction_weight * recon
+    diagnostics = ali_diagnostics(d_loss, g_loss, r_q, r_p, recon)
+    return d_loss, g_loss, torch.cat([diagnostics, class_loss.detach().reshape(1)])
+
+
+def _real_log_odds(logits):
+    """log p(real) - log p(generated) from (n, K + 1) logits; shape (n,)."""
+    return torch.logsumexp(logits[:, :-1], dim=1) - logits[:, -1]
 
 
 def ali_diagnostics(d_loss, g_loss, d_q, d_p, recon):

@@ -24,6 +24,7 @@ import math
 import warnings
 from collections import defaultdict
 
+import numpy as np
 import torch
 from skorch import NeuralNet
 from skorch.callbacks import (
@@ -35,7 +36,13 @@ from skorch.callbacks import (
 )
 from torch.utils.data import BatchSampler, DataLoader, RandomSampler, SequentialSampler
 
-from ._objectives import ALI_DIAGNOSTICS, ali_losses, reconstruction_error
+from ._objectives import (
+    ALI_DIAGNOSTICS,
+    SEMI_SUPERVISED_DIAGNOSTICS,
+    ali_losses,
+    reconstruction_error,
+    semi_supervised_losses,
+)
 
 # Per-batch quantities recorded in the history.
 BATCH_KEYS = ALI_DIAGNOSTICS
@@ -101,7 +108,7 @@ class _EpochMeans(Callback):
     def on_epoch_end(self, net, **kwargs):
         batches = [b for b in net.history[-1, "batches"] if "train_batch_size" in b]
         sizes = [b["train_batch_size"] for b in batches]
-        for key in BATCH_KEYS:
+        for key in getattr(net, "batch_keys", BATCH_KEYS):
             if batches and key in batches[0]:
                 total = sum(b[key] * n for b, n in zip(batches, sizes))
                 net.history.record(key, total / sum(sizes))
@@ -275,6 +282,8 @@ class ALINet(NeuralNet):
     """
 
     prefixes_ = [*NeuralNet.prefixes_, "optimizer_d"]
+    # The diagnostics train_step_single returns, in order.
+    batch_keys = BATCH_KEYS
 
     def __init__(
         self,
@@ -500,11 +509,10 @@ class ALINet(NeuralNet):
                 row.update(self._batch_record(prefix, vals, n))
         self.history.record(prefix + "_batch_count", len(pending) or len(iterator))
 
-    @staticmethod
-    def _batch_record(prefix, values, n):
+    def _batch_record(self, prefix, values, n):
         record = {prefix + "_loss": values[0], prefix + "_batch_size": n}
         if len(values) > 1:
-            record.update(zip(BATCH_KEYS, values[1:]))
+            record.update(zip(self.batch_keys, values[1:]))
         return record
 
     def _record_batch(self, prefix, values, n):
@@ -553,3 +561,155 @@ class ALINet(NeuralNet):
             return super().__getstate__()
         finally:
             optimizer.state = kept
+
+
+# -- semi-supervised training (ALIClassifier) --------------------------------
+
+
+def _targets_of(dataset):
+    """The (n,) target tensor of a TensorBatches or a Subset of one."""
+    if isinstance(dataset, torch.utils.data.Subset):
+        return _targets_of(dataset.dataset)[torch.as_tensor(dataset.indices)]
+    return dataset.y
+
+
+class LabelledHoldOut:
+    """skorch ``train_split``: hold out a fraction of the *labelled* rows.
+
+    Unlabelled rows all stay in training, where they are the whole point of
+    a semi-supervised fit; ``ceil(fraction * n_labelled)`` labelled rows,
+    drawn with ``random_state``, form the validation set.
+    """
+
+    def __init__(self, fraction, random_state=None):
+        self.fraction = fraction
+        self.random_state = random_state
+
+    def __call__(self, dataset, y=None, **fit_params):
+        targets = _targets_of(dataset)
+        labelled = torch.nonzero(targets >= 0).flatten().numpy()
+        n_valid = math.ceil(self.fraction * len(labelled))
+        if n_valid == 0 or n_valid == len(labelled):
+            raise ValueError(
+                f"validation_fraction={self.fraction} of {len(labelled)} "
+                "labelled rows leaves "
+                + ("no row to validate on" if n_valid == 0 else "none for training")
+                + "."
+            )
+        rng = np.random.RandomState(self.random_state)
+        valid = np.sort(rng.choice(labelled, n_valid, replace=False))
+        train = np.setdiff1d(np.arange(len(targets)), valid)
+        return (
+            torch.utils.data.Subset(dataset, train.tolist()),
+            torch.utils.data.Subset(dataset, valid.tolist()),
+        )
+
+
+class _LabelledBatchSampler(torch.utils.data.Sampler):
+    """Random pool batches, each followed by ``n_extra`` labelled rows.
+
+    Pool batches are as ``RandomSampler`` + ``BatchSampler(drop_last=True)``
+    make them. The extra rows run through random permutations of the
+    labelled rows one after another, so each is seen equally often.
+    """
+
+    def __init__(self, n_samples, labelled, batch_size, n_extra):
+        self.n_samples = n_samples
+        self.labelled = labelled
+        self.batch_size = batch_size
+        self.n_extra = n_extra
+
+    def __len__(self):
+        return self.n_samples // self.batch_size
+
+    def __iter__(self):
+        order = torch.randperm(self.n_samples).tolist()
+        stream = []
+        for start in range(0, len(self) * self.batch_size, self.batch_size):
+            while len(stream) < self.n_extra:
+                perm = torch.randperm(len(self.labelled))
+                stream += self.labelled[perm].tolist()
+            extra, stream = stream[: self.n_extra], stream[self.n_extra :]
+            yield order[start : start + self.batch_size] + extra
+
+
+class SemiSupervisedNet(ALINet):
+    """skorch net training ALI with labels in D (``ALIClassifier``).
+
+    The dataset's targets are class indices, -1 for unlabelled rows. When
+    fewer than half the training rows are labelled, each training batch of
+    ``batch_size`` pool rows is followed by ``batch_size // 2`` labelled
+    rows, drawn in turn from random permutations of the labelled rows, that
+    enter only the class loss (as Salimans et al. draw a labelled batch per
+    step): with 100 labels among thousands of rows, most pool batches would
+    otherwise hold a handful of labelled rows or none.
+
+    The objective is :func:`sklearn_ali._objectives.semi_supervised_losses`;
+    ``valid_loss`` is the cross-entropy of the K real-class logits
+    D(x, mu(x)) of held-out labelled rows (see :class:`LabelledHoldOut`).
+    """
+
+    batch_keys = SEMI_SUPERVISED_DIAGNOSTICS
+
+    def get_iterator(self, dataset, training=False):
+        if not training:
+            return super().get_iterator(dataset, training=training)
+        targets = _targets_of(dataset)
+        labelled = torch.nonzero(targets >= 0).flatten()
+        batch_size = min(self.batch_size, len(dataset))
+        n_extra = batch_size // 2 if 2 * len(labelled) < len(dataset) else 0
+        if len(labelled) == 0:
+            n_extra = 0  # a warm-start epoch on unlabelled rows only
+        # The objective tells pool rows from extras by this count.
+        self.pool_batch_size_ = batch_size
+        sampler = _LabelledBatchSampler(len(dataset), labelled, batch_size, n_extra)
+        return torch.utils.data.DataLoader(
+            dataset,
+            sampler=sampler,
+            batch_size=None,
+            pin_memory=str(self.device).startswith("cuda"),
+        )
+
+    def _prepare_targets(self, batch):
+        return batch[1].to(self.device, non_blocking=True)
+
+    def train_step_single(self, batch, **fit_params):
+        """Each player's gradient of its own loss, from one forward pass."""
+        self._set_training(True)
+        x, y = self._prepare(batch), self._prepare_targets(batch)
+        n_pool = min(self.pool_batch_size_, len(x))
+        z_prior = torch.randn(n_pool, self.n_components, device=x.device)
+        module = self.module_
+        with self._autocast(x):
+            d_loss, g_loss, diagnostics = semi_supervised_losses(
+                module.encoder,
+                module.decoder,
+                module.discriminator,
+                x,
+                y,
+                z_prior,
+                criterion=self.criterion_,
+                reconstruction_weight=self.reconstruction_weight,
+            )
+        d_params, g_params = self._player_params()
+        d_loss.backward(inputs=d_params, retain_graph=True)
+        g_loss.backward(inputs=g_params)
+        return {
+            "loss": d_loss.detach() + g_loss.detach(),
+            "y_pred": None,
+            "diagnostics": diagnostics,
+        }
+
+    def validation_step(self, batch, **fit_params):
+        """Cross-entropy of held-out labelled rows: the valid_loss."""
+        self._set_training(False)
+        x, y = self._prepare(batch), self._prepare_targets(batch)
+        with torch.no_grad(), self._autocast(x):
+            logits = class_logits(self.module_, x).float()  # (n, K)
+            loss = torch.nn.functional.cross_entropy(logits, y)
+        return {"loss": loss, "y_pred": logits}
+
+
+def class_logits(module, x):
+    """The K real-class logits of D(x, mu(x)), shape (n, K)."""
+    return module.discriminator(x, module.encoder.mean(x))[:, :-1]

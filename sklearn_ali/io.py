@@ -77,6 +77,7 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save
 
+from ._classifier import ALIClassifier
 from ._transformer import ALITransformer
 
 __all__ = ["dump", "load"]
@@ -88,7 +89,7 @@ METADATA_KEY = "sklearn_ali"
 
 # The only classes load() builds. A file names one of these keys, never an
 # import path: what a file can make load() run is fixed here.
-_ESTIMATORS = {cls.__name__: cls for cls in (ALITransformer,)}
+_ESTIMATORS = {cls.__name__: cls for cls in (ALITransformer, ALIClassifier)}
 
 _TAGS = frozenset(
     {

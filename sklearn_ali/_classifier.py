@@ -1,0 +1,517 @@
+"""ALIClassifier: ALI with labels in D, a scikit-learn semi-supervised classifier."""
+
+import math
+
+import numpy as np
+import torch
+from scipy.special import softmax
+from sklearn.base import (
+    ClassifierMixin,
+    ClassNamePrefixFeaturesOutMixin,
+    TransformerMixin,
+    _fit_context,
+)
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, column_or_1d
+
+from ._base import _BaseALI
+from ._training import LabelledHoldOut, SemiSupervisedNet, class_logits
+
+# The label of unlabelled rows, scikit-learn's semi-supervised convention.
+UNLABELLED = -1
+
+
+class ALIClassifier(
+    ClassNamePrefixFeaturesOutMixin, ClassifierMixin, TransformerMixin, _BaseALI
+):
+    """Semi-supervised classification with ALI: labels in the discriminator.
+
+    The model of Dumoulin et al. (ICLR 2017, section 4.3), after Salimans et
+    al. (2016): ALI's encoder G_z(x), decoder G_x(z) and joint discriminator
+    D(x, z) are trained adversarially as in
+    :class:`~sklearn_ali.ALITransformer`, but D outputs K+1 logits, one per
+    class and one for "generated". Encoder pairs (x, G_z(x)) must be one of
+    the K classes, their own class when x is labelled; decoder pairs
+    (G_x(z), z) must be "generated". Encoder and decoder play the usual
+    non-saturating game on real versus generated, with the same cycle term
+    as ALITransformer. The unlabelled rows teach D what real pairs look
+    like, the labelled ones which class they belong to.
+
+    ``fit(X, y)`` takes ``y == -1`` as unlabelled (as ``LabelSpreading`` and
+    ``SelfTrainingClassifier`` do); a fully labelled ``y`` is fine too.
+    ``predict_proba`` is the softmax of D's K class logits for the pair
+    (x, mu(x)), mu(x) being the encoder's mean: a deterministic code, so
+    predictions are reproducible and need no random draws; a sample of
+    q(z | x) would add noise to every prediction for no gain in expectation.
+
+    Data are scaled as in ALITransformer; training runs on skorch (``net_``)
+    and on the GPU when there is one.
+
+    Parameters
+    ----------
+    n_components : int, default=64
+        Size of the latent code z (prior N(0, I)).
+
+    architecture : {"auto", "mlp", "conv", "svhn"}, default="auto"
+        Network family, as in ALITransformer: ``"conv"`` for image-shaped
+        data, ``"mlp"`` otherwise.
+
+    image_shape : tuple of int (channels, height, width), default=None
+        Shape of images passed flat as ``(n_samples, C*H*W)``. Not needed for
+        4-D input.
+
+    hidden_layer_sizes : tuple of int, default=(512, 512)
+        Widths of the MLP encoder's hidden layers (mirrored by the decoder and
+        the discriminator's x branch).
+
+    conv_width : int, default=32
+        Channels of the first conv level; each further level doubles them.
+
+    encoder : {"stochastic", "deterministic"}, default="stochastic"
+        ``"stochastic"`` reparametrises z = mu + sigma * eps (ALI);
+        ``"deterministic"`` maps x to a single z (BiGAN).
+
+    features : {"hidden", "mean", "sample"}, default="hidden"
+        What ``transform`` returns, as in ALITransformer: the last three
+        hidden encoder layers concatenated with mu, mu alone, or a draw from
+        q(z | x). Predictions do not depend on it.
+
+    max_epochs : int, default=20
+        Passes over the training data (all rows, labelled or not).
+
+    batch_size : int, default=100
+        Rows per adversarial step. When fewer than half the rows are
+        labelled, each step also draws ``batch_size // 2`` labelled rows for
+        the class loss (they do not enter the adversarial game), cycling
+        through the labelled rows in random order: with a few labels among
+        many rows most batches would otherwise have few or none.
+
+    learning_rate : float, default=2e-4
+        Adam learning rate of the encoder and decoder.
+
+    discriminator_learning_rate : float, default=None
+        Adam learning rate of the discriminator; ``None`` uses
+        ``learning_rate``.
+
+    betas : tuple of float, default=(0.5, 0.999)
+        Adam's betas for both players.
+
+    dropout : float, default=0.2
+        Dropout on every discriminator layer's input.
+
+    spectral_norm : bool, default=True
+        Spectral normalisation of the discriminator's layers.
+
+    reconstruction_weight : float, default=10.0
+        Weight of the L1 cycle term ``|x - G_x(G_z(x))|`` in the
+        encoder/decoder loss, as in ALITransformer; 0 gives the paper's game.
+
+    device : str or torch.device, default="auto"
+        ``"auto"`` trains on CUDA when available, else on the CPU.
+
+    keep_on_device : bool, default=False
+        Keep the trained networks on ``device`` after ``fit``.
+
+    validation_fraction : float, default=0.0
+        Fraction of the *labelled* rows held out (at random, seeded by
+        ``random_state``; unlabelled rows all stay in training) to score
+        each epoch: ``valid_loss`` in the history is the cross-entropy (log
+        loss) of their predicted class probabilities, what ``EarlyStopping``
+        and ``Checkpoint`` monitor. A ValueError is raised when the fraction
+        leaves no labelled row for training. 0 trains on all of X.
+
+    warm_start : bool, default=False
+        When True, ``fit`` on a fitted model continues training its networks
+        and optimizer for ``max_epochs`` more epochs; the labels of ``y`` must
+        be among ``classes_``.
+
+    callbacks : list of skorch callbacks or (name, callback) tuples, default=None
+        Extra skorch callbacks, copied at ``fit``.
+
+    verbose : int, default=0
+        ``1`` shows one progress bar over the fit; ``2`` prints a table of the
+        losses after each epoch.
+
+    random_state : int, RandomState instance or None, default=None
+        Seeds weight initialisation, batching, dropout, noise and the
+        validation split. On the CPU a fixed value gives identical results.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+        The class labels, sorted; ``-1`` (unlabelled) is not among them.
+
+    net_ : SemiSupervisedNet
+        The trained skorch net.
+
+    encoder_, decoder_, discriminator_ : torch.nn.Module
+        The trained networks; the discriminator has ``n_classes + 1`` outputs.
+
+    history_ : skorch.history.History
+        Per-epoch ``d_loss``, ``g_loss``, ``d_real_acc``, ``d_fake_acc``,
+        ``recon_loss`` (as in ALITransformer, ``d_loss`` including the class
+        loss), ``class_loss`` (the cross-entropy of the labelled rows of the
+        training batches), ``train_loss``, ``dur`` and, with
+        ``validation_fraction``, ``valid_loss`` and ``valid_loss_best``.
+
+    n_components_ : int
+        Size of the trained networks' latent code.
+
+    image_shape_ : tuple of int or None
+        ``(C, H, W)`` of image data, ``None`` for tabular data.
+
+    architecture_ : str
+        The architecture used.
+
+    device_ : str
+        The device training ran on.
+
+    data_offset_, data_scale_ : ndarray
+        Scaling learned in ``fit``.
+
+    n_features_in_ : int
+        Number of features seen in ``fit`` (C*H*W for images).
+
+    feature_names_in_ : ndarray of str
+        Names of features seen in ``fit``, when ``X`` has string column names.
+
+    See Also
+    --------
+    ALITransformer : The unsupervised model, for a feature pipeline.
+    sklearn.semi_supervised.SelfTrainingClassifier : Self-training with any
+        classifier, with the same ``y == -1`` convention.
+
+    Notes
+    -----
+    Labels may be numbers or strings. As in ``SelfTrainingClassifier``,
+    string labels must come in an array of dtype ``object`` in which the
+    *integer* ``-1`` marks unlabelled rows; a numpy string array (dtype
+    ``str``) cannot hold that integer and is refused, and the string ``"-1"``
+    is an ordinary class.
+
+    References
+    ----------
+    V. Dumoulin, I. Belghazi, B. Poole, O. Mastropietro, A. Lamb, M. Arjovsky,
+    A. Courville, "Adversarially Learned Inference", ICLR 2017.
+
+    T. Salimans, I. Goodfellow, W. Zaremba, V. Cheung, A. Radford, X. Chen,
+    "Improved Techniques for Training GANs", NeurIPS 2016.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.datasets import load_digits
+    >>> from sklearn_ali import ALIClassifier
+    >>> digits = load_digits()
+    >>> X, y = digits.images[:200, None], digits.target[:200].copy()
+    >>> y[50:] = -1  # 50 labelled rows, 150 unlabelled
+    >>> clf = ALIClassifier(n_components=8, max_epochs=2, random_state=0)
+    >>> clf.fit(X, y).predict_proba(X).shape
+    (200, 10)
+    """
+
+    _net_class = SemiSupervisedNet
+
+    def __init__(
+        self,
+        n_components=64,
+        *,
+        architecture="auto",
+        image_shape=None,
+        hidden_layer_sizes=(512, 512),
+        conv_width=32,
+        encoder="stochastic",
+        features="hidden",
+        max_epochs=20,
+        batch_size=100,
+        learning_rate=2e-4,
+        discriminator_learning_rate=None,
+        betas=(0.5, 0.999),
+        dropout=0.2,
+        spectral_norm=True,
+        reconstruction_weight=10.0,
+        device="auto",
+        keep_on_device=False,
+        validation_fraction=0.0,
+        warm_start=False,
+        callbacks=None,
+        verbose=0,
+        random_state=None,
+    ):
+        self.n_components = n_components
+        self.architecture = architecture
+        self.image_shape = image_shape
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.conv_width = conv_width
+        self.encoder = encoder
+        self.features = features
+        self.max_epochs = max_epochs
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.discriminator_learning_rate = discriminator_learning_rate
+        self.betas = betas
+        self.dropout = dropout
+        self.spectral_norm = spectral_norm
+        self.reconstruction_weight = reconstruction_weight
+        self.device = device
+        self.keep_on_device = keep_on_device
+        self.validation_fraction = validation_fraction
+        self.warm_start = warm_start
+        self.callbacks = callbacks
+        self.verbose = verbose
+        self.random_state = random_state
+
+    @property
+    def _n_features_out(self):
+        # A property: ``features`` may be switched on a fitted model.
+        check_is_fitted(self)
+        if self.features != "hidden":
+            return self.n_components_
+        return self._hidden_width()
+
+    # -- fit ---------------------------------------------------------------
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y):
+        """Train ALI with labels in D on X and y.
+
+        With ``warm_start=True`` and a fitted model, training continues from
+        the fitted networks and optimizer for ``max_epochs`` more epochs.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features) or (n_samples, C, H, W)
+            Training data: tabular rows, flat images (with ``image_shape``)
+            or images, labelled and unlabelled rows together.
+
+        y : array-like of shape (n_samples,)
+            Class labels, ``-1`` for unlabelled rows. At least one labelled
+            row of each of two classes is needed.
+
+        Returns
+        -------
+        self : ALIClassifier
+            The fitted estimator.
+
+        Raises
+        ------
+        TrainingDivergedError
+            If a loss, weight or optimizer state becomes NaN or infinite. The
+            weights of the last finite epoch are restored.
+        """
+        return self._fit(X, y, epochs=self.max_epochs, resume=self.warm_start)
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y, classes=None):
+        """Train for one epoch on X and y.
+
+        The first call initialises the model (scaling and classes); later
+        calls continue from the current networks and optimizer.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features) or (n_samples, C, H, W)
+            Training data, shaped as in the first call.
+
+        y : array-like of shape (n_samples,)
+            Class labels, ``-1`` for unlabelled rows; on later calls, the
+            labels must be among ``classes_``.
+
+        classes : array-like of shape (n_classes,), default=None
+            Every class of the problem, for the first call (later calls
+            ignore it). By default the classes of the first call's ``y``.
+
+        Returns
+        -------
+        self : ALIClassifier
+            The fitted estimator.
+        """
+        return self._fit(X, y, epochs=1, resume=True, classes=classes)
+
+    def _encode_targets(self, y, n_samples, *, reset, classes=None):
+        """Labels as class indices 0..K-1, -1 unlabelled; sets ``classes_``."""
+        name = type(self).__name__
+        if y is None:
+            raise ValueError(
+                f"{name} requires y to be passed, but the target y is None."
+            )
+        y = column_or_1d(y, warn=True)
+        if len(y) != n_samples:
+            raise ValueError(
+                f"X has {n_samples} samples but y has {len(y)}; they must match."
+            )
+        if y.dtype.kind in "US":
+            raise ValueError(
+                "y has dtype string. If you wish to predict on string targets, "
+                "use dtype object, and use -1 as the label for unlabeled samples."
+            )
+        labelled = y != UNLABELLED  # (n,) bool
+        if reset:
+            if not labelled.any():
+                raise ValueError(
+                    f"y has no labelled row: every entry is {UNLABELLED} "
+                    f"(unlabelled). {name} needs labelled rows of at least two "
+                    "classes; for features learned without labels use "
+                    "ALITransformer."
+                )
+            check_classification_targets(y[labelled])
+            if classes is not None:
+                classes = column_or_1d(classes)
+                self.classes_ = np.unique(classes[classes != UNLABELLED])
+            else:
+                self.classes_ = np.unique(y[labelled])
+            if len(self.classes_) < 2:
+                raise ValueError(
+                    f"y has labelled rows of one class only "
+                    f"({self.classes_.tolist()}); {name} needs at least two "
+                    "classes."
+                )
+        elif labelled.any():
+            check_classification_targets(y[labelled])
+        unknown = np.setdiff1d(y[labelled], self.classes_)
+        if len(unknown):
+            raise ValueError(
+                f"y has labels {unknown.tolist()} not among the classes "
+                f"{self.classes_.tolist()}."
+            )
+        n_labelled = int(labelled.sum())
+        if self.validation_fraction > 0:
+            n_valid = math.ceil(self.validation_fraction * n_labelled)
+            if n_labelled - n_valid < 1:
+                raise ValueError(
+                    f"validation_fraction={self.validation_fraction} holds out "
+                    f"{n_valid} of the {n_labelled} labelled rows of y, leaving "
+                    "none for training; lower it or label more rows."
+                )
+        codes = np.full(n_samples, UNLABELLED, dtype=np.int64)
+        codes[labelled] = np.searchsorted(self.classes_, y[labelled])
+        return codes
+
+    def _check_validation_split(self, n_samples):
+        # The split holds out labelled rows only, checked with the labels.
+        self._check_validation_callbacks()
+
+    def _n_discriminator_outputs(self):
+        # One logit per class and one for "generated".
+        return len(self.classes_) + 1
+
+    def _net_settings(self, *, cuda, seed):
+        settings = super()._net_settings(cuda=cuda, seed=seed)
+        if self.validation_fraction > 0:
+            settings["train_split"] = LabelledHoldOut(
+                self.validation_fraction, random_state=seed
+            )
+        return settings
+
+    # -- prediction ----------------------------------------------------------
+
+    def _class_logits(self, X):
+        """D's K class logits for (x, mu(x)), float64, shape (n, K)."""
+        check_is_fitted(self)
+        X, _ = self._validate_X(X, reset=False)
+        module = self.net_.module_
+        module.discriminator.eval()
+        logits = self._batched_encode(X, lambda x, noise: class_logits(module, x))
+        return logits.astype(np.float64, copy=False)
+
+    def predict_proba(self, X):
+        """Class probabilities: the softmax of D's class logits for (x, mu(x)).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features) or (n_samples, C, H, W)
+            Data shaped as in ``fit``.
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes)
+            Probabilities of the classes of ``classes_``, in that order.
+        """
+        return softmax(self._class_logits(X), axis=1)
+
+    def predict_log_proba(self, X):
+        """Logarithms of ``predict_proba``, computed stably from the logits.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features) or (n_samples, C, H, W)
+            Data shaped as in ``fit``.
+
+        Returns
+        -------
+        log_proba : ndarray of shape (n_samples, n_classes)
+        """
+        logits = torch.from_numpy(self._class_logits(X))
+        return torch.log_softmax(logits, dim=1).numpy()
+
+    def predict(self, X):
+        """The most probable class of each row.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features) or (n_samples, C, H, W)
+            Data shaped as in ``fit``.
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_samples,)
+            Labels from ``classes_``.
+        """
+        return self.classes_[np.argmax(self._class_logits(X), axis=1)]
+
+    # -- transform -----------------------------------------------------------
+
+    def transform(self, X):
+        """Encode X into features (see ``features``), as ALITransformer does.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features) or (n_samples, C, H, W)
+            Data shaped as in ``fit``.
+
+        Returns
+        -------
+        X_new : ndarray of shape (n_samples, n_features_out)
+            Encoder features, in X's float dtype (float64 for integer input).
+        """
+        check_is_fitted(self)
+        X, _ = self._validate_X(X, reset=False)
+        return self._batched_encode(X, self._encode_batch)
+
+    def encode(self, X):
+        """Latent means mu(x), whatever ``features`` is.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features) or (n_samples, C, H, W)
+            Data shaped as in ``fit``.
+
+        Returns
+        -------
+        Z : ndarray of shape (n_samples, n_components)
+        """
+        check_is_fitted(self)
+        X, _ = self._validate_X(X, reset=False)
+        return self._batched_encode(X, lambda x, noise: self.net_.encoder_.mean(x))
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.transformer_tags.preserves_dtype = ["float64", "float32"]
+        return tags
+
+    # -- persistence ---------------------------------------------------------
+
+    @classmethod
+    def _check_io_attributes(cls, attributes):
+        super()._check_io_attributes(attributes)
+        classes = attributes.get("classes_")
+        if not (
+            isinstance(classes, np.ndarray)
+            and classes.ndim == 1
+            and len(classes) >= 2
+            and len(np.unique(classes)) == len(classes)
+        ):
+            raise ValueError(
+                f"fitted attribute classes_={classes!r} is not an array of at "
+                "least two distinct labels."
+            )
