@@ -457,7 +457,8 @@ class ALIClassifier(
         y_pred : ndarray of shape (n_samples,)
             Labels from ``classes_``.
         """
-        return self.classes_[np.argmax(self._class_logits(X), axis=1)]
+        logits = self._class_logits(X)  # checks that the model is fitted
+        return self.classes_[np.argmax(logits, axis=1)]
 
     # -- transform -----------------------------------------------------------
 
