@@ -41,8 +41,9 @@ class ALIClassifier(
     ``SelfTrainingClassifier`` do); a fully labelled ``y`` is fine too.
     ``predict_proba`` is the softmax of D's K class logits for the pair
     (x, mu(x)), mu(x) being the encoder's mean: a deterministic code, so
-    predictions are reproducible and need no random draws; a sample of
-    q(z | x) would add noise to every prediction for no gain in expectation.
+    predictions are reproducible and need no random draws. On digits with
+    100 labels, predicting from one draw of z ~ q(z | x), or averaging the
+    probabilities of ten draws, was no more accurate than mu.
 
     Data are scaled as in ALITransformer; training runs on skorch (``net_``)
     and on the GPU when there is one.

@@ -34,7 +34,8 @@ whose value is a JSON document::
       "state": ...
     }
 
-``state`` is the estimator's state (for :class:`~sklearn_ali.ALITransformer`:
+``state`` is the estimator's state (for :class:`~sklearn_ali.ALITransformer`
+and :class:`~sklearn_ali.ALIClassifier`:
 ``params``, ``attributes``, ``modules``, ``history`` and optionally
 ``optimizers``) encoded as JSON. Numbers, strings, booleans, ``null``, lists
 and objects with string keys stand for themselves; any other value is an
@@ -109,7 +110,7 @@ def dump(estimator, path, *, include_optimizer=False):
 
     Parameters
     ----------
-    estimator : ALITransformer
+    estimator : ALITransformer or ALIClassifier
         A fitted estimator of this package.
 
     path : str or path-like
@@ -192,7 +193,7 @@ def load(path, device="cpu"):
 
     Returns
     -------
-    estimator : ALITransformer
+    estimator : ALITransformer or ALIClassifier
         The fitted estimator, networks in eval mode, with its training
         history and, if it was stored, its optimizer's state.
         ``callbacks`` is ``None``.
