@@ -3,8 +3,7 @@
 import math
 
 import numpy as np
-import torch
-from scipy.special import softmax
+from scipy.special import log_softmax, softmax
 from sklearn.base import (
     ClassifierMixin,
     ClassNamePrefixFeaturesOutMixin,
@@ -442,8 +441,7 @@ class ALIClassifier(
         -------
         log_proba : ndarray of shape (n_samples, n_classes)
         """
-        logits = torch.from_numpy(self._class_logits(X))
-        return torch.log_softmax(logits, dim=1).numpy()
+        return log_softmax(self._class_logits(X), axis=1)
 
     def predict(self, X):
         """The most probable class of each row.

@@ -677,7 +677,8 @@ class SemiSupervisedNet(ALINet):
         """Each player's gradient of its own loss, from one forward pass."""
         self._set_training(True)
         x, y = self._prepare(batch), self._prepare_targets(batch)
-        n_pool = min(self.pool_batch_size_, len(x))
+        # Pool rows come first; a batch not made by get_iterator is all pool.
+        n_pool = min(getattr(self, "pool_batch_size_", len(x)), len(x))
         z_prior = torch.randn(n_pool, self.n_components, device=x.device)
         module = self.module_
         with self._autocast(x):
