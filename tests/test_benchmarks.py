@@ -147,6 +147,30 @@ def test_semi_supervised_quick_on_rows_uses_the_mlp():
     )
 
 
+def test_classifier_quick():
+    out = run_script("benchmarks/classifier.py", "--quick")
+    row = rf"\s+100\s+{NUMBER} ± {NUMBER}\s+{NUMBER}$"
+    assert_lines(
+        out,
+        [
+            r"^## mnist: 480 training pool, 120 test$",
+            r"^learner\s+labels\s+error % \(mean ± std\)\s+fit s$",
+            *(
+                rf"^{name}{row}"
+                for name in (
+                    "ALIClassifier",
+                    r"ALI features \+ LinearSVC",
+                    "LabelSpreading",
+                    "SelfTraining SVC",
+                    "ALIClassifier labelled only",
+                )
+            ),
+            rf"^Target: ALIClassifier <= 5 % \(100 labels\) and <= 2\.5 % \(1,000\) "
+            rf"on MNIST-5k; here {NUMBER} % / n/a\.$",
+        ],
+    )
+
+
 def test_stability_quick():
     out = run_script("benchmarks/stability.py", "--quick")
     assert_lines(
