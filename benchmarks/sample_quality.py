@@ -27,6 +27,7 @@ from semi_supervised import load, machine_line, split
 from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer
+from toy_modes import parameter
 
 from sklearn_ali import ALITransformer
 from sklearn_ali.evaluation import classifier_sample_score
@@ -42,6 +43,15 @@ def main():
     parser.add_argument("--max-epochs", type=int, default=None)
     parser.add_argument("--n-samples", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--set",
+        dest="params",
+        metavar="PARAM=VALUE",
+        nargs="+",
+        type=parameter,
+        default=[],
+        help="other ALITransformer parameters, e.g. --set n_components=256",
+    )
     parser.add_argument("--quick", action="store_true", help="tiny smoke run")
     args = parser.parse_args()
     print(machine_line())
@@ -64,7 +74,7 @@ def main():
         f"accuracy {classifier.score(X_test, y_test):.3f}"
     )
 
-    ali = ALITransformer(random_state=args.seed)
+    ali = ALITransformer(random_state=args.seed, **dict(args.params))
     if args.max_epochs is not None:
         ali.set_params(max_epochs=args.max_epochs)
     if args.quick:
@@ -80,7 +90,8 @@ def main():
         classifier, reconstructions, X_source=X_test, y_source=y_test
     ).class_kept
     fractions = " ".join(f"{100 * f:.1f}" for f in score.class_fractions)
-    print(f"ALITransformer(max_epochs={ali.max_epochs}) fit {fit_time:.1f} s")
+    settings = "".join(f", {k}={v!r}" for k, v in args.params)
+    print(f"ALITransformer(max_epochs={ali.max_epochs}{settings}) fit {fit_time:.1f} s")
     print(
         f"confidence: samples {score.confidence:.3f}, real test digits "
         f"{score.real_confidence:.3f}, ratio {score.confidence_ratio:.3f} "

@@ -212,11 +212,14 @@ def test_validation_loss_quick():
 
 
 def test_sample_quality_quick():
-    out = run_script("benchmarks/sample_quality.py", "--quick")
+    out = run_script(
+        "benchmarks/sample_quality.py", "--quick", "--set", "reconstruction_weight=3.0"
+    )
     n = NUMBER
     assert_lines(
         out,
         [
+            rf"^ALITransformer\(max_epochs=1, reconstruction_weight=3\.0\) fit {n} s$",
             rf"^classifier: MLPClassifier\(256\) on \d+ real digits, test accuracy {n}",
             rf"^confidence: samples {n}, real test digits {n}, ratio {n}",
             rf"^class balance {n} \(1 = even\); % per class 0-9:( {n}){{10}}$",
