@@ -23,11 +23,10 @@ import argparse
 import time
 
 import numpy as np
-from semi_supervised import load, machine_line, split
+from semi_supervised import load, machine_line, parameter, split
 from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer
-from toy_modes import parameter
 
 from sklearn_ali import ALITransformer
 from sklearn_ali.evaluation import classifier_sample_score

@@ -23,6 +23,7 @@ Usage::
 """
 
 import argparse
+import ast
 import copy
 import platform
 import time
@@ -56,6 +57,17 @@ def machine_line():
     )
 
 
+def parameter(text):
+    """``name=value`` with a Python literal value, for ``--set``."""
+    name, sep, value = text.partition("=")
+    if not sep or not name.isidentifier():
+        raise argparse.ArgumentTypeError(f"expected PARAM=VALUE, got {text!r}")
+    try:
+        return name, ast.literal_eval(value)
+    except (ValueError, SyntaxError):
+        raise argparse.ArgumentTypeError(f"{value!r} is not a Python literal") from None
+
+
 def load(name):
     """Images as (n, 1, H, W) in their native units, and labels, shuffled."""
     if name == "mnist":
@@ -77,11 +89,11 @@ def split(X, y, seed):
     return train_test_split(X, y, test_size=TEST_SIZE, stratify=y, random_state=seed)
 
 
-def learners(quick, seed, max_epochs=None):
+def learners(quick, seed, max_epochs=None, params=()):
     rbm = BernoulliRBM(
         n_components=256, learning_rate=0.05, n_iter=20, random_state=seed
     )
-    ali = ALITransformer(random_state=seed)
+    ali = ALITransformer(random_state=seed, **dict(params))
     if max_epochs is not None:
         ali.set_params(max_epochs=max_epochs)
     if quick:
@@ -99,7 +111,9 @@ def flat(X):
     return X.reshape(len(X), -1)
 
 
-def run(dataset, repeats, quick, seed, names=None, max_epochs=None, rows=False):
+def run(
+    dataset, repeats, quick, seed, names=None, max_epochs=None, rows=False, params=()
+):
     X, y = load(dataset)
     if rows:  # pixels as table columns: ALITransformer picks its MLP
         X = flat(X)
@@ -114,7 +128,9 @@ def run(dataset, repeats, quick, seed, names=None, max_epochs=None, rows=False):
         f"{'fit s':>9}"
     )
     rows = []
-    for name, learner in learners(quick, seed, max_epochs).items():
+    if params:
+        print("# ALITransformer " + ", ".join(f"{k}={v!r}" for k, v in params))
+    for name, learner in learners(quick, seed, max_epochs, params).items():
         if names and name.split()[0] not in names:
             continue
         fitted, fit_time = learner, 0.0
@@ -175,6 +191,15 @@ def main():
         action="store_true",
         help="give ALI flat rows (tabular data, so its MLP) instead of images",
     )
+    parser.add_argument(
+        "--set",
+        dest="params",
+        metavar="PARAM=VALUE",
+        nargs="+",
+        type=parameter,
+        default=[],
+        help="other ALITransformer parameters, e.g. --set n_components=256",
+    )
     parser.add_argument("--quick", action="store_true", help="tiny smoke run")
     args = parser.parse_args()
     print(machine_line())
@@ -189,6 +214,7 @@ def main():
             args.learners,
             args.max_epochs,
             args.rows,
+            args.params,
         )
 
 

@@ -44,12 +44,12 @@ Usage::
 """
 
 import argparse
-import ast
 import platform
 import time
 
 import numpy as np
 import torch
+from semi_supervised import parameter
 from torch.nn import functional as F
 
 from sklearn_ali import ALITransformer
@@ -216,17 +216,6 @@ def print_summary(rows):
         f"reconstruction on x's mode {np.mean([r['rec_same'] for r in rows]):.1%}, "
         f"reconstruction distance {np.mean([r['rec_dist'] for r in rows]):.2f} std"
     )
-
-
-def parameter(text):
-    """``name=value`` with a Python literal value, for ``--set``."""
-    name, sep, value = text.partition("=")
-    if not sep or not name.isidentifier():
-        raise argparse.ArgumentTypeError(f"expected PARAM=VALUE, got {text!r}")
-    try:
-        return name, ast.literal_eval(value)
-    except (ValueError, SyntaxError):
-        raise argparse.ArgumentTypeError(f"{value!r} is not a Python literal") from None
 
 
 def main():
