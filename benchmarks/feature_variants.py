@@ -75,8 +75,7 @@ class VariantNet(ALINet):
     augment = False
     unary = False
 
-    def train_step_single(self, batch, **fit_params):
-        self._set_training(True)
+    def game_losses(self, batch):
         x = self._prepare(batch)
         z = torch.randn(len(x), self.n_components, device=x.device)
         m = self.module_
@@ -97,11 +96,7 @@ class VariantNet(ALINet):
         if self.latent_weight:
             z_cycle = m.encoder.mean(m.decoder(z))
             g_loss = g_loss + self.latent_weight * (z_cycle - z).abs().mean()
-        d_params, g_params = self._player_params()
-        d_loss.backward(inputs=d_params, retain_graph=True)
-        g_loss.backward(inputs=g_params)
-        loss = d_loss.detach() + g_loss.detach()
-        return {"loss": loss, "y_pred": None, "diagnostics": diagnostics}
+        return d_loss, g_loss, diagnostics
 
 
 def _unary_losses(

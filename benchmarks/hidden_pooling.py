@@ -29,7 +29,7 @@ import time
 import numpy as np
 import torch
 import torch.nn.functional as F
-from semi_supervised import load, machine_line, split
+from semi_supervised import add_c_grid_option, load, machine_line, split
 
 from sklearn_ali import ALITransformer
 from sklearn_ali.evaluation import semi_supervised_score
@@ -94,13 +94,7 @@ def main():
     parser.add_argument("--dataset", choices=["mnist", "digits"], default="mnist")
     parser.add_argument("--repeats", type=int, default=10, help="labelled draws")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument(
-        "--c-grid",
-        type=float,
-        nargs="+",
-        default=(0.001, 0.01, 0.1, 1.0, 10.0),
-        help="the SVM's C candidates (semi_supervised_score's default grid)",
-    )
+    add_c_grid_option(parser)
     parser.add_argument("--variants", nargs="*", choices=list(VARIANTS))
     parser.add_argument("--quick", action="store_true", help="tiny smoke run")
     args = parser.parse_args()

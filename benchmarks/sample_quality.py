@@ -23,7 +23,7 @@ import argparse
 import time
 
 import numpy as np
-from semi_supervised import load, machine_line, parameter, split
+from semi_supervised import add_set_option, load, machine_line, split
 from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer
@@ -42,15 +42,7 @@ def main():
     parser.add_argument("--max-epochs", type=int, default=None)
     parser.add_argument("--n-samples", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument(
-        "--set",
-        dest="params",
-        metavar="PARAM=VALUE",
-        nargs="+",
-        type=parameter,
-        default=[],
-        help="other ALITransformer parameters, e.g. --set n_components=256",
-    )
+    add_set_option(parser)
     parser.add_argument("--quick", action="store_true", help="tiny smoke run")
     args = parser.parse_args()
     print(machine_line())

@@ -68,6 +68,30 @@ def parameter(text):
         raise argparse.ArgumentTypeError(f"{value!r} is not a Python literal") from None
 
 
+def add_set_option(parser):
+    """``--set PARAM=VALUE ...``: other ALITransformer parameters, as ``params``."""
+    parser.add_argument(
+        "--set",
+        dest="params",
+        metavar="PARAM=VALUE",
+        nargs="+",
+        type=parameter,
+        default=[],
+        help="other ALITransformer parameters, e.g. --set n_components=256",
+    )
+
+
+def add_c_grid_option(parser):
+    """``--c-grid C ...``: the SVM's C candidates for semi_supervised_score."""
+    parser.add_argument(
+        "--c-grid",
+        type=float,
+        nargs="+",
+        default=(0.001, 0.01, 0.1, 1.0, 10.0),
+        help="the SVM's C candidates (semi_supervised_score's default grid)",
+    )
+
+
 def load(name):
     """Images as (n, 1, H, W) in their native units, and labels, shuffled."""
     if name == "mnist":
@@ -191,15 +215,7 @@ def main():
         action="store_true",
         help="give ALI flat rows (tabular data, so its MLP) instead of images",
     )
-    parser.add_argument(
-        "--set",
-        dest="params",
-        metavar="PARAM=VALUE",
-        nargs="+",
-        type=parameter,
-        default=[],
-        help="other ALITransformer parameters, e.g. --set n_components=256",
-    )
+    add_set_option(parser)
     parser.add_argument("--quick", action="store_true", help="tiny smoke run")
     args = parser.parse_args()
     print(machine_line())

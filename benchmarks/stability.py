@@ -36,7 +36,7 @@ import time
 
 import numpy as np
 import torch
-from semi_supervised import load  # the sibling script: same data, same shuffle
+from semi_supervised import add_c_grid_option, load  # same data, same shuffle
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import train_test_split
 from sklearn.pipeline import make_pipeline
@@ -104,13 +104,7 @@ def main():
     parser.add_argument("--repeats", type=int, default=5, help="labelled draws")
     parser.add_argument("--variants", nargs="*", default=list(VARIANTS))
     parser.add_argument("--features", choices=["hidden", "mean"], default="hidden")
-    parser.add_argument(
-        "--c-grid",
-        type=float,
-        nargs="+",
-        default=(0.001, 0.01, 0.1, 1.0, 10.0),
-        help="the SVM's C candidates (semi_supervised_score's default grid)",
-    )
+    add_c_grid_option(parser)
     parser.add_argument("--quick", action="store_true", help="tiny smoke run")
     args = parser.parse_args()
 

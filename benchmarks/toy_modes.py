@@ -49,7 +49,7 @@ import time
 
 import numpy as np
 import torch
-from semi_supervised import parameter
+from semi_supervised import add_set_option
 from torch.nn import functional as F
 
 from sklearn_ali import ALITransformer
@@ -231,15 +231,7 @@ def main():
     parser.add_argument(
         "--max-epochs", type=int, default=None, help="epochs (estimator's default)"
     )
-    parser.add_argument(
-        "--set",
-        dest="params",
-        metavar="PARAM=VALUE",
-        nargs="+",
-        type=parameter,
-        default=[],
-        help="other ALITransformer parameters, e.g. --set spectral_norm=False",
-    )
+    add_set_option(parser)
     parser.add_argument("--quick", action="store_true", help="tiny smoke run")
     args = parser.parse_args()
     args.params = dict(args.params)

@@ -13,8 +13,9 @@ points (``docs/user/customization.rst``):
   authors' two simultaneously stepped Adams, and skorch's ``LRScheduler``,
   ``Checkpoint`` and ``lr``/``optimizer__*`` settings reach both players;
   ``optimizer_d__*`` settings reach the discriminator's groups only;
-- ``train_step_single`` computes each player's gradients of its own loss
-  (:func:`sklearn_ali._objectives.ali_losses`); skorch's ``train_step``
+- ``train_step_single`` computes each player's gradients of its own loss,
+  from ``game_losses`` (:func:`sklearn_ali._objectives.ali_losses`; a
+  subclass with another game overrides only that); skorch's ``train_step``
   zeroes them, notifies ``on_grad_computed`` and steps the optimizer;
 - ``validation_step`` scores held-out rows by their reconstruction error,
   the ``valid_loss`` that ``EarlyStopping`` and ``Checkpoint`` monitor.
@@ -405,18 +406,16 @@ class ALINet(NeuralNet):
             "cuda", torch.bfloat16, enabled=self.use_amp and x.is_cuda
         )
 
-    def train_step_single(self, batch, **fit_params):
-        """Each player's gradient of its own loss, from one forward pass.
+    def game_losses(self, batch):
+        """``(d_loss, g_loss, diagnostics)`` of one batch: the game played.
 
-        skorch's ``train_step`` has zeroed the gradients and, after this,
-        notifies ``on_grad_computed`` and steps the optimizer.
+        The one step a subclass with another objective overrides.
         """
-        self._set_training(True)
         x = self._prepare(batch)
         z_prior = torch.randn(len(x), self.n_components, device=x.device)
         module = self.module_
         with self._autocast(x):
-            d_loss, g_loss, diagnostics = ali_losses(
+            return ali_losses(
                 module.encoder,
                 module.decoder,
                 module.discriminator,
@@ -425,6 +424,15 @@ class ALINet(NeuralNet):
                 criterion=self.criterion_,
                 reconstruction_weight=self.reconstruction_weight,
             )
+
+    def train_step_single(self, batch, **fit_params):
+        """Each player's gradient of its own loss, from one forward pass.
+
+        skorch's ``train_step`` has zeroed the gradients and, after this,
+        notifies ``on_grad_computed`` and steps the optimizer.
+        """
+        self._set_training(True)
+        d_loss, g_loss, diagnostics = self.game_losses(batch)
         # inputs= confines each loss's gradient to its own player.
         d_params, g_params = self._player_params()
         d_loss.backward(inputs=d_params, retain_graph=True)
@@ -673,16 +681,14 @@ class SemiSupervisedNet(ALINet):
     def _prepare_targets(self, batch):
         return batch[1].to(self.device, non_blocking=True)
 
-    def train_step_single(self, batch, **fit_params):
-        """Each player's gradient of its own loss, from one forward pass."""
-        self._set_training(True)
+    def game_losses(self, batch):
         x, y = self._prepare(batch), self._prepare_targets(batch)
         # Pool rows come first; a batch not made by get_iterator is all pool.
         n_pool = min(getattr(self, "pool_batch_size_", len(x)), len(x))
         z_prior = torch.randn(n_pool, self.n_components, device=x.device)
         module = self.module_
         with self._autocast(x):
-            d_loss, g_loss, diagnostics = semi_supervised_losses(
+            return semi_supervised_losses(
                 module.encoder,
                 module.decoder,
                 module.discriminator,
@@ -692,14 +698,6 @@ class SemiSupervisedNet(ALINet):
                 criterion=self.criterion_,
                 reconstruction_weight=self.reconstruction_weight,
             )
-        d_params, g_params = self._player_params()
-        d_loss.backward(inputs=d_params, retain_graph=True)
-        g_loss.backward(inputs=g_params)
-        return {
-            "loss": d_loss.detach() + g_loss.detach(),
-            "y_pred": None,
-            "diagnostics": diagnostics,
-        }
 
     def validation_step(self, batch, **fit_params):
         """Cross-entropy of held-out labelled rows: the valid_loss."""
