@@ -118,8 +118,9 @@ class Features:
             start = time.perf_counter()
             ali.fit(self.X_pool)
             self.fit_time = time.perf_counter() - start
-            scaler = StandardScaler().fit(ali.transform(self.X_pool))
-            self.pool = scaler.transform(ali.transform(self.X_pool))
+            pool = ali.transform(self.X_pool)
+            scaler = StandardScaler().fit(pool)
+            self.pool = scaler.transform(pool)
             self.test = scaler.transform(ali.transform(self.X_test))
         return self.pool, self.test, self.fit_time
 

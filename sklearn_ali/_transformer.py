@@ -401,10 +401,12 @@ class ALITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, _BaseALI
 
     def _check_codes(self, Z):
         Z = check_array(Z, dtype=(np.float64, np.float32))
-        width = self._hidden_width()
-        if Z.shape[1] == width:
-            # "hidden" features end with mu (Encoder.hidden_features).
-            Z = Z[:, width - self.n_components_ :]
+        if Z.shape[1] != self.n_components_:
+            # Only then probe the encoder for the width of "hidden" features,
+            # which end with mu (Encoder.hidden_features).
+            width = self._hidden_width()
+            if Z.shape[1] == width:
+                Z = Z[:, width - self.n_components_ :]
         largest = max(Z.max(), -Z.min())
         if largest > np.finfo(np.float32).max:
             raise ValueError(
