@@ -107,10 +107,37 @@ def test_svhn_quick_reads_synthetic_mat_files():
     assert_lines(
         out,
         [
-            r"^# synthetic SVHN files \(100 train, 50 test\)",
-            r"^# SVHN train \(100, 3, 32, 32\), test \(50, 3, 32, 32\)",
-            rf"^ALI \+ L2-SVM\s+20\s+2\s+\d+\s+{NUMBER}\s+{NUMBER} ± {NUMBER}"
-            r"\s+19\.14 ± 0\.50$",
+            r"^# synthetic SVHN files \(200 train, 50 test\)",
+            r"^# SVHN train \(200, 3, 32, 32\), test \(50, 3, 32, 32\); "
+            r"protocol features$",
+            rf"^ALI \+ L2-SVM\s+20\s+2\s+{NUMBER} ± {NUMBER}\s+19\.14 ± 0\.50"
+            rf"\s+dim \d+, C {NUMBER}$",
+        ],
+    )
+
+
+def test_svhn_quick_labels_in_d_on_synthetic_cifar10_batches():
+    out = run_script(
+        "benchmarks/svhn.py",
+        "--quick",
+        "--dataset",
+        "cifar10",
+        "--protocol",
+        "labels-in-d",
+        "--n-labeled",
+        "20",
+        "40",
+    )
+    assert_lines(
+        out,
+        [
+            r"^# synthetic CIFAR-10 files \(200 train, 50 test\)",
+            r"^# CIFAR-10 train \(200, 3, 32, 32\), test \(50, 3, 32, 32\); "
+            r"protocol labels-in-d$",
+            r"^# 20 labels, draw 0: fitted on cpu, 1 epoch\(s\)",
+            r"^# 40 labels, draw 0: fitted on cpu, 1 epoch\(s\)",
+            rf"^labels in D\s+20\s+1\s+{NUMBER} ± {NUMBER}\s+19\.98 ± 0\.89$",
+            rf"^labels in D\s+40\s+1\s+{NUMBER} ± {NUMBER}\s+19\.09 ± 0\.44$",
         ],
     )
 
