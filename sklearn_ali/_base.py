@@ -31,7 +31,7 @@ from ._training import (
     TensorBatches,
     TrainingDivergedError,
 )
-from .networks import ARCHITECTURES
+from .networks import ARCHITECTURES, check_networks
 
 # Rows per forward pass in transform/inverse_transform/sample: bounds memory
 # independently of n_samples.
@@ -48,7 +48,7 @@ class _BaseALI(BaseEstimator):
 
     _parameter_constraints: dict = {
         "n_components": [Interval(Integral, 1, None, closed="left")],
-        "architecture": [StrOptions({"auto", *ARCHITECTURES})],
+        "architecture": [StrOptions({"auto", *ARCHITECTURES}), callable],
         "image_shape": [tuple, list, None],
         "hidden_layer_sizes": [tuple, list],
         "conv_width": [Interval(Integral, 1, None, closed="left")],
@@ -350,6 +350,8 @@ class _BaseALI(BaseEstimator):
 
     def _resolve_architecture(self):
         arch = self.architecture
+        if callable(arch):
+            return arch  # a builder of one's own, checked on what it builds
         if arch == "auto":
             arch = "mlp" if self.image_shape_ is None else "conv"
         if arch in ("conv", "svhn") and self.image_shape_ is None:
@@ -413,16 +415,27 @@ class _BaseALI(BaseEstimator):
         # Stored with the networks: post-fit methods must follow the trained
         # decoder, not a later set_params(n_components=...).
         self.n_components_ = self.n_components
-        build = ARCHITECTURES[self.architecture_]
-        return build(
+        arch = self.architecture_
+        custom = callable(arch)
+        build = arch if custom else ARCHITECTURES[arch]
+        networks = build(
             self._network_input_shape(),
             self.n_components_,
             stochastic=self.encoder == "stochastic",
             dropout=self.dropout,
             spectral_norm=self.spectral_norm,
             n_outputs=self._n_discriminator_outputs(),
-            **self._architecture_options(),
+            **({} if custom else self._architecture_options()),
         )
+        if custom:
+            check_networks(
+                networks,
+                self._network_input_shape(),
+                self.n_components_,
+                n_outputs=self._n_discriminator_outputs(),
+                stochastic=self.encoder == "stochastic",
+            )
+        return networks
 
     def _n_discriminator_outputs(self):
         # ALI's game scores each pair with one logit.
@@ -459,7 +472,7 @@ class _BaseALI(BaseEstimator):
             "optimizer__betas": tuple(self.betas),
             "reconstruction_weight": self.reconstruction_weight,
             "use_amp": cuda,
-            "channels_last": cuda and self.architecture_ != "mlp",
+            "channels_last": cuda and len(self._network_input_shape()) == 3,
             "max_epochs": self.max_epochs,
             "batch_size": self.batch_size,
             "device": self.device_,
@@ -527,7 +540,8 @@ class _BaseALI(BaseEstimator):
         return X, image_shape
 
     def _network_input_shape(self):
-        if self.architecture_ == "mlp":
+        """The encoder's input shape, without the batch dimension."""
+        if self.architecture_ == "mlp" or self.image_shape_ is None:
             return (self.n_features_in_,)
         return self.image_shape_
 
@@ -643,6 +657,13 @@ class _BaseALI(BaseEstimator):
         """
         check_is_fitted(self)
         params = self.get_params(deep=False)
+        if callable(params["architecture"]):
+            raise ValueError(
+                "sklearn_ali.io stores architectures by name, and this model was "
+                f"built by architecture={params['architecture']!r}, a builder of "
+                "its own: persist it with joblib.dump, which stores the builder "
+                "by reference (and needs it importable where the model loads)."
+            )
         params["callbacks"] = None
         if isinstance(params["device"], torch.device):
             params["device"] = str(params["device"])

@@ -52,9 +52,11 @@ class ALIClassifier(
     n_components : int, default=64
         Size of the latent code z (prior N(0, I)).
 
-    architecture : {"auto", "mlp", "conv", "svhn"}, default="auto"
+    architecture : {"auto", "mlp", "conv", "svhn"} or callable, default="auto"
         Network family, as in ALITransformer: ``"conv"`` for image-shaped
-        data, ``"mlp"`` otherwise.
+        data, ``"mlp"`` otherwise, or a builder of one's own networks (see
+        :mod:`sklearn_ali.networks`); its discriminator must output
+        ``n_outputs = n_classes + 1`` logits.
 
     image_shape : tuple of int (channels, height, width), default=None
         Shape of images passed flat as ``(n_samples, C*H*W)``. Not needed for
@@ -160,8 +162,8 @@ class ALIClassifier(
     image_shape_ : tuple of int or None
         ``(C, H, W)`` of image data, ``None`` for tabular data.
 
-    architecture_ : str
-        The architecture used.
+    architecture_ : str or callable
+        The architecture used: a preset's name, or the builder passed.
 
     device_ : str
         The device training ran on.

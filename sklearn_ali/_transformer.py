@@ -35,11 +35,17 @@ class ALITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, _BaseALI
     n_components : int, default=64
         Size of the latent code z (prior N(0, I)).
 
-    architecture : {"auto", "mlp", "conv", "svhn"}, default="auto"
+    architecture : {"auto", "mlp", "conv", "svhn"} or callable, default="auto"
         Network family. ``"auto"`` uses ``"conv"`` for image-shaped data (4-D
         input, or ``image_shape`` given) and ``"mlp"`` otherwise. ``"conv"``
         sizes itself to the image (at least 8x8). ``"svhn"`` is the paper's
-        architecture for 3x32x32 images.
+        architecture for 3x32x32 images. A callable builds networks of one's
+        own: ``architecture(input_shape, n_components, *, stochastic,
+        dropout, spectral_norm, n_outputs)`` returns ``(encoder, decoder,
+        discriminator)`` keeping the contract of :mod:`sklearn_ali.networks`
+        (checked before training); ``input_shape`` is ``(C, H, W)`` for
+        images, ``(n_features,)`` for rows. ``hidden_layer_sizes`` and
+        ``conv_width`` then play no part.
 
     image_shape : tuple of int (channels, height, width), default=None
         Shape of images passed flat as ``(n_samples, C*H*W)``. Not needed for
@@ -161,8 +167,8 @@ class ALITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, _BaseALI
     image_shape_ : tuple of int or None
         ``(C, H, W)`` of image data, ``None`` for tabular data.
 
-    architecture_ : str
-        The architecture used.
+    architecture_ : str or callable
+        The architecture used: a preset's name, or the builder passed.
 
     device_ : str
         The device training ran on.

@@ -26,6 +26,18 @@ parameter to them. Every builder is called as
 n_outputs, **options)``, ``input_shape`` being the encoder's input shape
 without the batch dimension, and ``n_outputs`` the discriminator's number of
 logits.
+
+Networks of one's own: pass a function with that signature (no
+``**options``: the estimator passes only the keywords above) as the
+estimators' ``architecture``. It returns ``(encoder, decoder,
+discriminator)``; the encoder is an :class:`Encoder` built from one's own
+``blocks`` and ``head``, the decoder and discriminator any modules with the
+shapes above (:class:`Decoder` and :class:`JointDiscriminator` are there to
+build them from). :func:`check_networks` runs each network once and names
+what breaks the contract; the estimators call it before training. Such a
+model persists with joblib (the builder is stored by reference, so it must
+be importable, a module-level function), not with ``sklearn_ali.io``, which
+stores architectures by name.
 """
 
 import math
@@ -44,6 +56,7 @@ __all__ = [
     "build_conv",
     "build_mlp",
     "build_svhn",
+    "check_networks",
 ]
 
 # ---------------------------------------------------------------------------
@@ -567,3 +580,97 @@ def build_svhn(
 
 #: The presets that the estimators' ``architecture`` parameter names: name -> builder.
 ARCHITECTURES = {"mlp": build_mlp, "conv": build_conv, "svhn": build_svhn}
+
+
+# ---------------------------------------------------------------------------
+# the contract, checked
+
+
+def check_networks(
+    networks, input_shape, n_components, *, n_outputs=1, stochastic=True
+):
+    """Check that ``(encoder, decoder, discriminator)`` keep the contract.
+
+    The estimators call this on what an ``architecture`` builder of one's
+    own returns, before training, so that a network of the wrong kind or
+    shape fails with a message that names it rather than deep inside a
+    training step. Each network runs once on two rows of zeros in eval
+    mode, without gradients (no running statistics or power iterations
+    move), and is left in the mode it was in.
+
+    Parameters
+    ----------
+    networks : tuple of three torch.nn.Module
+        The encoder, decoder and discriminator.
+    input_shape : tuple of int
+        The encoder's input shape without the batch dimension: ``(n_features,)``
+        for rows, ``(C, H, W)`` for images.
+    n_components : int
+        Size of the latent code.
+    n_outputs : int, default=1
+        The discriminator's number of logits.
+    stochastic : bool, default=True
+        Whether the encoder must return a scale (``sigma``) with its mean.
+
+    Raises
+    ------
+    TypeError
+        If ``networks`` is not three modules, or the encoder not an
+        :class:`Encoder`.
+    ValueError
+        If a network's output has the wrong shape.
+    """
+    if not (isinstance(networks, (tuple, list)) and len(networks) == 3):
+        raise TypeError(
+            "an architecture builder must return (encoder, decoder, "
+            f"discriminator); got {type(networks).__name__}."
+        )
+    encoder, decoder, discriminator = networks
+    if not isinstance(encoder, Encoder):
+        raise TypeError(
+            "the encoder must be a sklearn_ali.networks.Encoder (it provides "
+            f"mean, sample and hidden_features); got {type(encoder).__name__}."
+        )
+    for name, net in (("decoder", decoder), ("discriminator", discriminator)):
+        if not isinstance(net, nn.Module):
+            raise TypeError(
+                f"the {name} must be a torch.nn.Module; got {type(net).__name__}."
+            )
+    if bool(encoder.stochastic) != bool(stochastic):
+        kind = "stochastic" if stochastic else "deterministic"
+        raise ValueError(
+            f"the estimator asked for a {kind} encoder but the builder made "
+            f"one with stochastic={encoder.stochastic}."
+        )
+    modes = [net.training for net in networks]
+    n = 2
+    x = torch.zeros(n, *input_shape)
+    z = torch.zeros(n, n_components)
+    expected_logits = (n,) if n_outputs == 1 else (n, n_outputs)
+    try:
+        for net in networks:
+            net.eval()
+        with torch.no_grad():
+            mu, sigma = encoder(x)
+            _check_shape("encoder(x)[0] (mu)", mu, (n, n_components))
+            if stochastic:
+                _check_shape("encoder(x)[1] (sigma)", sigma, (n, n_components))
+            _check_shape("encoder.mean(x)", encoder.mean(x), (n, n_components))
+            hidden = encoder.hidden_features(x)
+            if hidden.ndim != 2 or len(hidden) != n:
+                raise ValueError(
+                    "encoder.hidden_features(x) must return (n_samples, "
+                    f"n_features); got shape {tuple(hidden.shape)}."
+                )
+            _check_shape("decoder(z)", decoder(z), (n, *input_shape))
+            _check_shape("discriminator(x, z)", discriminator(x, z), expected_logits)
+    finally:
+        for net, mode in zip(networks, modes):
+            net.train(mode)
+
+
+def _check_shape(what, tensor, expected):
+    shape = tuple(getattr(tensor, "shape", ()))
+    if not isinstance(tensor, torch.Tensor) or shape != expected:
+        got = f"shape {shape}" if isinstance(tensor, torch.Tensor) else repr(tensor)
+        raise ValueError(f"{what} must have shape {expected}; got {got}.")

@@ -1,9 +1,16 @@
 """The public network contract: builders, the preset registry, the modules."""
 
+import math
+
+import joblib
+import numpy as np
 import pytest
 import torch
+from sklearn.base import clone
+from sklearn.datasets import load_digits
+from torch import nn
 
-from sklearn_ali import ALITransformer, networks
+from sklearn_ali import ALIClassifier, ALITransformer, io, networks
 from sklearn_ali.networks import (
     ARCHITECTURES,
     Decoder,
@@ -12,6 +19,7 @@ from sklearn_ali.networks import (
     build_conv,
     build_mlp,
     build_svhn,
+    check_networks,
 )
 
 # Each preset with an input shape it accepts and small sizes.
@@ -75,3 +83,110 @@ def test_former_module_still_resolves_pickled_classes():
 
     for name in ("Encoder", "Decoder", "JointDiscriminator", "SpectralNorm"):
         assert getattr(_networks, name) is getattr(networks, name)
+
+
+# -- networks of one's own ------------------------------------------------------
+
+
+def tiny_builder(
+    input_shape, n_components, *, stochastic, dropout, spectral_norm, n_outputs
+):
+    """A user's own networks: one hidden layer each, any input shape."""
+    n_in = math.prod(input_shape)
+    head = nn.Linear(32, n_components * (2 if stochastic else 1))
+    blocks = [nn.Sequential(nn.Flatten(), nn.Linear(n_in, 32), nn.ReLU())]
+    encoder = Encoder(blocks, head, n_components, stochastic)
+    decoder = Decoder(nn.Linear(n_components, n_in), nn.Unflatten(1, input_shape))
+    joint = nn.Sequential(
+        nn.Dropout(dropout), nn.Linear(n_in + n_components, 32), nn.LeakyReLU(0.2)
+    )
+    joint.append(nn.Linear(32, n_outputs))
+    discriminator = JointDiscriminator(nn.Flatten(), nn.Identity(), joint, n_outputs)
+    return encoder, decoder, discriminator
+
+
+def single_logit_builder(input_shape, n_components, **options):
+    """Breaks the contract for a classifier: ignores n_outputs."""
+    return tiny_builder(input_shape, n_components, **{**options, "n_outputs": 1})
+
+
+@pytest.mark.parametrize("images", [False, True])
+def test_transformer_trains_networks_of_ones_own(images):
+    X = load_digits().data[:200]
+    if images:
+        X = X.reshape(-1, 1, 8, 8)
+    ali = ALITransformer(
+        architecture=tiny_builder, n_components=4, max_epochs=2, random_state=0
+    )
+    Z = ali.fit(X).transform(X)
+    assert ali.architecture_ is tiny_builder
+    assert isinstance(ali.encoder_.blocks[0][1], nn.Linear)
+    # hidden features: the one hidden layer (32) and mu (4)
+    assert Z.shape == (200, 36)
+    assert ali.inverse_transform(Z).shape == X.shape
+    again = clone(ali).fit(X).transform(X)
+    np.testing.assert_array_equal(Z, again)
+
+
+def test_classifier_trains_networks_of_ones_own_and_persists_with_joblib(tmp_path):
+    X, y = load_digits(return_X_y=True)
+    X, y = X[:300], y[:300].copy()
+    y[::2] = -1
+    clf = ALIClassifier(architecture=tiny_builder, max_epochs=2, random_state=0)
+    clf.fit(X, y)
+    assert clf.discriminator_.n_outputs == 11
+    proba = clf.predict_proba(X)
+    joblib.dump(clf, tmp_path / "clf.joblib")
+    loaded = joblib.load(tmp_path / "clf.joblib")
+    np.testing.assert_array_equal(loaded.predict_proba(X), proba)
+    with pytest.raises(ValueError, match="stores architectures by name.*joblib"):
+        io.dump(clf, tmp_path / "clf")
+    assert not (tmp_path / "clf").exists()
+
+
+def test_a_builder_breaking_the_contract_is_named_before_training():
+    X, y = load_digits(return_X_y=True)
+    clf = ALIClassifier(architecture=single_logit_builder, max_epochs=1)
+    with pytest.raises(ValueError, match=r"discriminator\(x, z\) must have shape"):
+        clf.fit(X[:50], y[:50])
+    assert not hasattr(clf, "net_")
+
+
+@pytest.mark.parametrize(
+    "networks, error, match",
+    [
+        (lambda nets: nets[:2], TypeError, r"must return \(encoder, decoder"),
+        (
+            lambda nets: (nn.Linear(64, 4), *nets[1:]),
+            TypeError,
+            "encoder must be a sklearn_ali.networks.Encoder",
+        ),
+        (
+            lambda nets: (nets[0], "decoder", nets[2]),
+            TypeError,
+            "decoder must be a torch.nn.Module; got str",
+        ),
+        (
+            lambda nets: (nets[0], Decoder(nn.Linear(4, 64)), nets[2]),
+            ValueError,
+            r"decoder\(z\) must have shape \(2, 1, 8, 8\); got shape \(2, 64\)",
+        ),
+    ],
+)
+def test_check_networks_names_what_breaks_the_contract(networks, error, match):
+    nets = tiny_builder(
+        (1, 8, 8), 4, stochastic=True, dropout=0.0, spectral_norm=False, n_outputs=1
+    )
+    with pytest.raises(error, match=match):
+        check_networks(networks(nets), (1, 8, 8), 4)
+
+
+def test_check_networks_wants_the_encoder_asked_for_and_keeps_modes():
+    nets = tiny_builder(
+        (10,), 3, stochastic=False, dropout=0.5, spectral_norm=False, n_outputs=1
+    )
+    with pytest.raises(ValueError, match="asked for a stochastic encoder"):
+        check_networks(nets, (10,), 3)
+    nets[2].eval()
+    check_networks(nets, (10,), 3, stochastic=False)
+    assert [net.training for net in nets] == [True, True, False]
