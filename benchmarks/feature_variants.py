@@ -34,13 +34,12 @@ import torch
 from learning_curve import load_shuffled, probe_fit
 from torch.nn import functional as F
 
-from sklearn_ali import ALITransformer
-from sklearn_ali._objectives import (
+from sklearn_ali import ALIModule, ALINet, ALITransformer
+from sklearn_ali.objectives import (
     ali_diagnostics,
     ali_losses,
     reconstruction_error,
 )
-from sklearn_ali._training import ALIModule, ALINet
 
 
 def augment(x):

@@ -14,7 +14,7 @@ points (``docs/user/customization.rst``):
   ``Checkpoint`` and ``lr``/``optimizer__*`` settings reach both players;
   ``optimizer_d__*`` settings reach the discriminator's groups only;
 - ``train_step_single`` computes each player's gradients of its own loss,
-  from ``game_losses`` (:func:`sklearn_ali._objectives.ali_losses`; a
+  from ``game_losses`` (:func:`sklearn_ali.objectives.ali_losses`; a
   subclass with another game overrides only that); skorch's ``train_step``
   zeroes them, notifies ``on_grad_computed`` and steps the optimizer;
 - ``validation_step`` scores held-out rows by their reconstruction error,
@@ -37,7 +37,7 @@ from skorch.callbacks import (
 )
 from torch.utils.data import BatchSampler, DataLoader, RandomSampler, SequentialSampler
 
-from ._objectives import (
+from .objectives import (
     ALI_DIAGNOSTICS,
     SEMI_SUPERVISED_DIAGNOSTICS,
     ali_losses,
@@ -652,7 +652,7 @@ class SemiSupervisedNet(ALINet):
     step): with 100 labels among thousands of rows, most pool batches would
     otherwise hold a handful of labelled rows or none.
 
-    The objective is :func:`sklearn_ali._objectives.semi_supervised_losses`;
+    The objective is :func:`sklearn_ali.objectives.semi_supervised_losses`;
     ``valid_loss`` is the cross-entropy of the K real-class logits
     D(x, mu(x)) of held-out labelled rows (see :class:`LabelledHoldOut`).
     """

@@ -279,3 +279,12 @@ def test_hidden_pooling_quick():
             rf"^max 4x4 everywhere\s+576\s+{NUMBER} ± {NUMBER}$",
         ],
     )
+
+
+def test_speed_bare_loop_batches_like_transform():
+    # speed.py compares transform with a bare loop over the same batches.
+    from sklearn_ali._base import _INFERENCE_BATCH
+
+    source = (ROOT / "benchmarks" / "speed.py").read_text()
+    batch = re.search(r"^INFERENCE_BATCH = (\d+)$", source, flags=re.MULTILINE)
+    assert batch is not None and int(batch.group(1)) == _INFERENCE_BATCH

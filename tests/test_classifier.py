@@ -10,11 +10,11 @@ from sklearn.exceptions import NotFittedError
 from skorch.callbacks import EarlyStopping
 
 from sklearn_ali import ALIClassifier, io
-from sklearn_ali._objectives import (
+from sklearn_ali._training import _LabelledBatchSampler
+from sklearn_ali.objectives import (
     SEMI_SUPERVISED_DIAGNOSTICS,
     semi_supervised_losses,
 )
-from sklearn_ali._training import _LabelledBatchSampler
 
 
 def semi_labels(y, n_labelled):

@@ -8,9 +8,9 @@ import torch
 from skorch.callbacks import Callback
 
 from sklearn_ali import ALINet, ALITransformer, TrainingDivergedError
-from sklearn_ali._objectives import ali_losses
 from sklearn_ali._training import BATCH_KEYS, ALIModule, TensorBatches
 from sklearn_ali.networks import SpectralNorm, build_mlp
+from sklearn_ali.objectives import ali_losses
 
 
 class PoisonAtEpoch(Callback):

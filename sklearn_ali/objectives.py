@@ -1,9 +1,21 @@
 """The games the estimators play: what a reader opens to see the maths.
 
 Each function maps one batch to both players' losses and the diagnostics
-recorded in the history; the training net (``_training.ALINet``) computes
-their gradients and steps the optimizer.
+recorded in the history; the training net (:class:`sklearn_ali.ALINet`)
+computes their gradients and steps the optimizer. ``ALINet.game_losses``
+calls one of them; a variant of a game is a subclass of ALINet whose
+``game_losses`` returns ``(d_loss, g_loss, diagnostics)`` of its own, built
+from these functions or beside them.
 """
+
+__all__ = [
+    "ALI_DIAGNOSTICS",
+    "SEMI_SUPERVISED_DIAGNOSTICS",
+    "ali_diagnostics",
+    "ali_losses",
+    "reconstruction_error",
+    "semi_supervised_losses",
+]
 
 import torch
 import torch.nn.functional as F
@@ -26,7 +38,7 @@ def ali_losses(
 
     - D minimises softplus(-d_q) + softplus(d_p);
     - encoder and decoder minimise softplus(d_q) + softplus(-d_p)
-      + reconstruction_weight * mean |x - G_x(G_z(x))|.
+      + reconstruction_weight * ``mean |x - G_x(G_z(x))|``.
 
     Real and generated pairs go through D as one batch. ``criterion`` is
     binary cross-entropy on logits, so ``criterion(d, 1)`` is softplus(-d).
@@ -40,7 +52,7 @@ def ali_losses(
     z_prior : Tensor of shape (n, n_components)
         Draws from the prior N(0, I).
     criterion : callable
-        ``criterion(logits, targets)``, BCE with logits (skorch's criterion_).
+        ``criterion(logits, targets)``, BCE with logits (skorch's ``criterion_``).
     reconstruction_weight : float
         Weight of the cycle term; 0 gives the paper's pure ALI.
 
@@ -97,7 +109,7 @@ def semi_supervised_losses(
       the paper states for labelled pairs, -log softmax(l)_y;
     - encoder and decoder play the non-saturating game on r alone,
       softplus(r_q) + softplus(-r_p), plus ALI's cycle term
-      reconstruction_weight * mean |x - G_x(G_z(x))|.
+      reconstruction_weight * ``mean |x - G_x(G_z(x))|``.
 
     Rows of x beyond ``len(z_prior)`` are extra labelled rows: they enter the
     class loss only, so that a batch can carry more labelled rows than the
@@ -114,7 +126,7 @@ def semi_supervised_losses(
     z_prior : Tensor of shape (m, n_components)
         Draws from the prior N(0, I), m <= n.
     criterion : callable
-        ``criterion(logits, targets)``, BCE with logits (skorch's criterion_).
+        ``criterion(logits, targets)``, BCE with logits (skorch's ``criterion_``).
     reconstruction_weight : float
         Weight of the cycle term.
 
