@@ -2,6 +2,7 @@
 
 from . import io, networks, objectives
 from ._classifier import ALIClassifier
+from ._conditional import ConditionalALI
 from ._training import ALIModule, ALINet, TrainingDivergedError
 from ._transformer import ALITransformer
 
@@ -12,6 +13,7 @@ __all__ = [
     "ALIModule",
     "ALINet",
     "ALITransformer",
+    "ConditionalALI",
     "TrainingDivergedError",
     "__version__",
     "io",

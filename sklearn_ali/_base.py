@@ -415,27 +415,31 @@ class _BaseALI(BaseEstimator):
         # Stored with the networks: post-fit methods must follow the trained
         # decoder, not a later set_params(n_components=...).
         self.n_components_ = self.n_components
-        arch = self.architecture_
-        custom = callable(arch)
-        build = arch if custom else ARCHITECTURES[arch]
-        networks = build(
-            self._network_input_shape(),
-            self.n_components_,
-            stochastic=self.encoder == "stochastic",
-            dropout=self.dropout,
-            spectral_norm=self.spectral_norm,
-            n_outputs=self._n_discriminator_outputs(),
-            **({} if custom else self._architecture_options()),
-        )
-        if custom:
+        build, options = self._builder()
+        shape, k = self._network_input_shape(), self.n_components_
+        networks = build(shape, k, **options)
+        if callable(self.architecture_):  # a builder of one's own
             check_networks(
                 networks,
-                self._network_input_shape(),
-                self.n_components_,
-                n_outputs=self._n_discriminator_outputs(),
-                stochastic=self.encoder == "stochastic",
+                shape,
+                k,
+                n_outputs=options["n_outputs"],
+                stochastic=options["stochastic"],
             )
         return networks
+
+    def _builder(self):
+        """The architecture's builder and the keywords this estimator passes."""
+        arch = self.architecture_
+        options = {
+            "stochastic": self.encoder == "stochastic",
+            "dropout": self.dropout,
+            "spectral_norm": self.spectral_norm,
+            "n_outputs": self._n_discriminator_outputs(),
+        }
+        if callable(arch):
+            return arch, options
+        return ARCHITECTURES[arch], {**options, **self._architecture_options()}
 
     def _n_discriminator_outputs(self):
         # ALI's game scores each pair with one logit.
@@ -571,7 +575,9 @@ class _BaseALI(BaseEstimator):
             return encoder.sample(x, noise=noise)[0]
         return encoder.mean(x)
 
-    def _batched_encode(self, X, fn):
+    def _batched_encode(self, X, fn, condition=None):
+        """``fn(x, noise)`` over batches of X, or ``fn(x, noise, c)`` with the
+        matching rows ``c`` of a ``condition`` tensor."""
         out_dtype = X.dtype if X.dtype in (np.float32, np.float64) else np.float64
         device = self._module_device()
         shape = self._network_input_shape()
@@ -583,9 +589,8 @@ class _BaseALI(BaseEstimator):
         )
         out = None  # allocated once the first batch gives the width
         # features="sample" draws its noise from random_state, not torch's RNG.
-        rng = (
-            check_random_state(self.random_state) if self.features == "sample" else None
-        )
+        sample = getattr(self, "features", None) == "sample"  # not every model has it
+        rng = check_random_state(self.random_state) if sample else None
         with torch.inference_mode():
             for start in range(0, len(X), _INFERENCE_BATCH):
                 chunk = X[start : start + _INFERENCE_BATCH]
@@ -595,13 +600,18 @@ class _BaseALI(BaseEstimator):
                 if rng is not None:
                     noise = rng.standard_normal((len(x), self.n_components_))
                     noise = torch.tensor(noise, dtype=torch.float32, device=device)
-                features = fn(x, noise).float().cpu().numpy()
+                args = (x, noise)
+                if condition is not None:
+                    c = condition[start : start + _INFERENCE_BATCH]
+                    args += (c.to(device),)
+                features = fn(*args).float().cpu().numpy()
                 if out is None:
                     out = np.empty((len(X), features.shape[1]), dtype=out_dtype)
                 out[start : start + len(x)] = features
         return out
 
-    def _decode(self, Z):
+    def _decode(self, Z, condition=None):
+        """G_x(z), or G_x(z, c) given rows of a ``condition`` tensor, in X's units."""
         device = self._module_device()
         decoder = self.net_.decoder_
         decoder.eval()
@@ -611,7 +621,11 @@ class _BaseALI(BaseEstimator):
                 z = torch.tensor(
                     Z[start : start + _INFERENCE_BATCH], dtype=torch.float32
                 )
-                x = decoder(z.to(device)).float().cpu().numpy()
+                args = (z.to(device),)
+                if condition is not None:
+                    c = condition[start : start + _INFERENCE_BATCH]
+                    args += (c.to(device),)
+                x = decoder(*args).float().cpu().numpy()
                 if not np.isfinite(x).all():
                     raise ValueError(
                         "The decoder's float32 output overflowed for latent "

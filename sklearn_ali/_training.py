@@ -41,6 +41,7 @@ from .objectives import (
     ALI_DIAGNOSTICS,
     SEMI_SUPERVISED_DIAGNOSTICS,
     ali_losses,
+    conditional_losses,
     reconstruction_error,
     semi_supervised_losses,
 )
@@ -401,6 +402,10 @@ class ALINet(NeuralNet):
             x = x.contiguous(memory_format=torch.channels_last)
         return x
 
+    def _prepare_targets(self, batch):
+        # Targets of the subclasses' games: class indices or conditions.
+        return batch[1].to(self.device, non_blocking=True)
+
     def _autocast(self, x):
         return torch.autocast(
             "cuda", torch.bfloat16, enabled=self.use_amp and x.is_cuda
@@ -678,9 +683,6 @@ class SemiSupervisedNet(ALINet):
             pin_memory=str(self.device).startswith("cuda"),
         )
 
-    def _prepare_targets(self, batch):
-        return batch[1].to(self.device, non_blocking=True)
-
     def game_losses(self, batch):
         x, y = self._prepare(batch), self._prepare_targets(batch)
         # Pool rows come first; a batch not made by get_iterator is all pool.
@@ -712,3 +714,38 @@ class SemiSupervisedNet(ALINet):
 def class_logits(module, x):
     """The K real-class logits of D(x, mu(x)), shape (n, K)."""
     return module.discriminator(x, module.encoder.mean(x))[:, :-1]
+
+
+class ConditionalNet(ALINet):
+    """skorch net training conditional ALI (``ConditionalALI``).
+
+    The dataset's targets are the condition vectors (one-hot classes or
+    attributes), shape (n, n_conditions). The objective is
+    :func:`sklearn_ali.objectives.conditional_losses`; ``valid_loss`` is the
+    reconstruction error of held-out rows, x against G_x(mu(x, y), y).
+    """
+
+    def game_losses(self, batch):
+        x, y = self._prepare(batch), self._prepare_targets(batch)
+        z_prior = torch.randn(len(x), self.n_components, device=x.device)
+        module = self.module_
+        with self._autocast(x):
+            return conditional_losses(
+                module.encoder,
+                module.decoder,
+                module.discriminator,
+                x,
+                y,
+                z_prior,
+                criterion=self.criterion_,
+                reconstruction_weight=self.reconstruction_weight,
+            )
+
+    def validation_step(self, batch, **fit_params):
+        """Reconstruction error of held-out rows given their conditions."""
+        self._set_training(False)
+        x, y = self._prepare(batch), self._prepare_targets(batch)
+        with torch.no_grad(), self._autocast(x):
+            mu = self.module_.encoder.mean(x, y)
+            loss = reconstruction_error(self.module_.decoder(mu, y), x)
+        return {"loss": loss, "y_pred": mu.float()}

@@ -34,8 +34,7 @@ whose value is a JSON document::
       "state": ...
     }
 
-``state`` is the estimator's state (for :class:`~sklearn_ali.ALITransformer`
-and :class:`~sklearn_ali.ALIClassifier`:
+``state`` is the estimator's state (for every estimator of the package:
 ``params``, ``attributes``, ``modules``, ``history`` and optionally
 ``optimizers``) encoded as JSON. Numbers, strings, booleans, ``null``, lists
 and objects with string keys stand for themselves; any other value is an
@@ -79,6 +78,7 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import save
 
 from ._classifier import ALIClassifier
+from ._conditional import ConditionalALI
 from ._transformer import ALITransformer
 
 __all__ = ["dump", "load"]
@@ -90,7 +90,9 @@ METADATA_KEY = "sklearn_ali"
 
 # The only classes load() builds. A file names one of these keys, never an
 # import path: what a file can make load() run is fixed here.
-_ESTIMATORS = {cls.__name__: cls for cls in (ALITransformer, ALIClassifier)}
+_ESTIMATORS = {
+    cls.__name__: cls for cls in (ALITransformer, ALIClassifier, ConditionalALI)
+}
 
 _TAGS = frozenset(
     {
@@ -110,7 +112,7 @@ def dump(estimator, path, *, include_optimizer=False):
 
     Parameters
     ----------
-    estimator : ALITransformer or ALIClassifier
+    estimator : ALITransformer, ALIClassifier or ConditionalALI
         A fitted estimator of this package.
 
     path : str or path-like
@@ -193,7 +195,7 @@ def load(path, device="cpu"):
 
     Returns
     -------
-    estimator : ALITransformer or ALIClassifier
+    estimator : ALITransformer, ALIClassifier or ConditionalALI
         The fitted estimator, networks in eval mode, with its training
         history and, if it was stored, its optimizer's state.
         ``callbacks`` is ``None``.

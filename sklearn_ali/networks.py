@@ -56,7 +56,11 @@ __all__ = [
     "build_conv",
     "build_mlp",
     "build_svhn",
+    "build_conditional",
     "check_networks",
+    "ConditionalDecoder",
+    "ConditionalDiscriminator",
+    "ConditionalEncoder",
 ]
 
 # ---------------------------------------------------------------------------
@@ -494,7 +498,9 @@ def build_svhn(
     Parameters
     ----------
     image_shape : tuple of int
-        ``(3, 32, 32)``; any other shape is a ValueError.
+        ``(C, 32, 32)``: the paper's C is 3 (colour); other sizes are a
+        ValueError. Other channel counts serve conditional networks, whose
+        encoder and discriminator read the condition as extra channels.
 
     n_components : int
         Size of the latent code z.
@@ -518,14 +524,15 @@ def build_svhn(
     decoder : Decoder
     discriminator : JointDiscriminator
     """
-    if tuple(image_shape) != (3, 32, 32):
+    channels = image_shape[0]
+    if tuple(image_shape[1:]) != (32, 32):
         raise ValueError(
-            f"architecture='svhn' needs 3x32x32 images; got image shape {image_shape}."
+            f"architecture='svhn' needs 32x32 images; got image shape {image_shape}."
         )
     k_out = 2 * n_components if stochastic else n_components
     encoder = Encoder(
         [
-            _conv_bn(3, 32, 5, 1),  # 32 -> 28
+            _conv_bn(channels, 32, 5, 1),  # 32 -> 28
             _conv_bn(32, 64, 4, 2),  # -> 13
             _conv_bn(64, 128, 4, 1),  # -> 10
             _conv_bn(128, 256, 4, 2),  # -> 4
@@ -544,7 +551,7 @@ def build_svhn(
         _convt_bn(64, 32, 4, 2),  # -> 28
         _convt_bn(32, 32, 5, 1),  # -> 32
         _conv_bn(32, 32, 1, 1),
-        nn.Conv2d(32, 3, 1, 1),
+        nn.Conv2d(32, channels, 1, 1),
         nn.Sigmoid(),
     )
 
@@ -560,7 +567,7 @@ def build_svhn(
     # because BN couples the real and fake halves of D's batch.
     discriminator = JointDiscriminator(
         nn.Sequential(
-            d_conv(3, 32, 5, 1),
+            d_conv(channels, 32, 5, 1),
             d_conv(32, 64, 4, 2),
             d_conv(64, 128, 4, 1),
             d_conv(128, 256, 4, 2),
@@ -576,6 +583,109 @@ def build_svhn(
     for net in (encoder, decoder, discriminator):
         net.apply(_paper_init)
     return encoder, decoder, discriminator
+
+
+# ---------------------------------------------------------------------------
+# conditional networks (paper section 4.4)
+
+
+def _with_condition(x, y):
+    """x with the condition y appended: as features, or as constant maps.
+
+    A network whose first layer reads these extra inputs adds a linear
+    embedding of y to its first pre-activation, the paper's "linearly
+    embedded" condition.
+    """
+    if x.dim() == 4:  # (n, C, H, W) -> (n, C + c, H, W)
+        y = y[:, :, None, None].expand(-1, -1, *x.shape[2:])
+    return torch.cat([x, y.to(x.dtype)], dim=1)
+
+
+class ConditionalEncoder(nn.Module):
+    """q(z | x, y): an :class:`Encoder` reading x with the condition appended."""
+
+    def __init__(self, encoder):
+        super().__init__()
+        self.encoder = encoder
+        self.n_components = encoder.n_components
+        self.stochastic = encoder.stochastic
+
+    def forward(self, x, y):
+        return self.encoder(_with_condition(x, y))
+
+    def mean(self, x, y):
+        return self.encoder.mean(_with_condition(x, y))
+
+    def sample(self, x, y, noise=None):
+        return self.encoder.sample(_with_condition(x, y), noise=noise)
+
+    def hidden_features(self, x, y, n_hidden=3):
+        return self.encoder.hidden_features(_with_condition(x, y), n_hidden)
+
+
+class ConditionalDecoder(nn.Module):
+    """p(x | z, y): a decoder reading ``[z, y]``."""
+
+    def __init__(self, decoder):
+        super().__init__()
+        self.decoder = decoder
+
+    def forward(self, z, y):
+        return self.decoder(torch.cat([z, y.to(z.dtype)], dim=1))
+
+
+class ConditionalDiscriminator(nn.Module):
+    """D(x, z, y): a joint discriminator reading x and z, each with y appended."""
+
+    def __init__(self, discriminator):
+        super().__init__()
+        self.discriminator = discriminator
+        self.n_outputs = discriminator.n_outputs
+
+    def forward(self, x, z, y):
+        return self.discriminator(
+            _with_condition(x, y), torch.cat([z, y.to(z.dtype)], dim=1)
+        )
+
+
+def build_conditional(build, input_shape, n_components, n_conditions, **options):
+    """Conditional networks from any builder: y enters every network's input.
+
+    The builder is called three times, each network taken from the call
+    whose shapes it needs: the encoder reads x with ``n_conditions`` more
+    channels (or features) and outputs ``n_components``; the decoder reads
+    ``n_components + n_conditions`` values and outputs x; the discriminator
+    reads both enlarged inputs. Any builder keeping the contract, presets and
+    one's own, thus gives conditional networks.
+
+    Parameters
+    ----------
+    build : callable
+        A builder, ``build(input_shape, n_components, **options)``.
+    input_shape : tuple of int
+        ``(C, H, W)`` or ``(n_features,)``.
+    n_components : int
+        Size of the latent code.
+    n_conditions : int
+        Width of the condition vector y (classes one-hot, or attributes).
+    **options
+        Passed to every call of ``build``.
+
+    Returns
+    -------
+    encoder : ConditionalEncoder
+    decoder : ConditionalDecoder
+    discriminator : ConditionalDiscriminator
+    """
+    grown = (input_shape[0] + n_conditions, *input_shape[1:])
+    encoder = build(grown, n_components, **options)[0]
+    decoder = build(input_shape, n_components + n_conditions, **options)[1]
+    discriminator = build(grown, n_components + n_conditions, **options)[2]
+    return (
+        ConditionalEncoder(encoder),
+        ConditionalDecoder(decoder),
+        ConditionalDiscriminator(discriminator),
+    )
 
 
 #: The presets that the estimators' ``architecture`` parameter names: name -> builder.

@@ -13,6 +13,7 @@ __all__ = [
     "SEMI_SUPERVISED_DIAGNOSTICS",
     "ali_diagnostics",
     "ali_losses",
+    "conditional_losses",
     "reconstruction_error",
     "semi_supervised_losses",
 ]
@@ -158,6 +159,69 @@ def semi_supervised_losses(
         g_loss = g_loss + reconstruction_weight * recon
     diagnostics = ali_diagnostics(d_loss, g_loss, r_q, r_p, recon)
     return d_loss, g_loss, torch.cat([diagnostics, class_loss.detach().reshape(1)])
+
+
+def conditional_losses(
+    encoder,
+    decoder,
+    discriminator,
+    x,
+    y,
+    z_prior,
+    *,
+    criterion,
+    reconstruction_weight,
+):
+    """Conditional ALI (paper section 4.4): ALI's game given an observed y.
+
+    The encoder joint q(x, z | y) = q(x | y) q(z | x, y) and the decoder
+    joint p(x, z | y) = p(z) p(x | z, y) are matched for the y of each row:
+    encoder pairs (x, G_z(x, y)) and decoder pairs (G_x(z, y), z) share the
+    batch's conditions, so the discriminator D(x, z, y) compares the two
+    joints condition by condition. Losses as in :func:`ali_losses`:
+
+    - D minimises softplus(-d_q) + softplus(d_p);
+    - encoder and decoder minimise softplus(d_q) + softplus(-d_p)
+      + reconstruction_weight * ``mean |x - G_x(G_z(x, y), y)|``.
+
+    Parameters
+    ----------
+    encoder, decoder, discriminator : torch.nn.Module
+        G_z (``sample(x, y) -> (z, mu)``), G_x(z, y) and D(x, z, y) -> (n,)
+        logits, as :func:`sklearn_ali.networks.build_conditional` makes them.
+    x : Tensor of shape (n, ...)
+        A batch of scaled data.
+    y : Tensor of shape (n, n_conditions)
+        Its conditions: one-hot classes or attributes.
+    z_prior : Tensor of shape (n, n_components)
+        Draws from the prior N(0, I).
+    criterion : callable
+        ``criterion(logits, targets)``, BCE with logits (skorch's ``criterion_``).
+    reconstruction_weight : float
+        Weight of the cycle term.
+
+    Returns
+    -------
+    d_loss, g_loss : Tensor
+        Scalar losses of the discriminator and of encoder + decoder.
+    diagnostics : Tensor of shape (5,)
+        Detached ``ALI_DIAGNOSTICS``.
+    """
+    n = len(x)
+    z_q, _ = encoder.sample(x, y)  # (n, k)
+    x_p = decoder(z_prior, y)  # (n, ...)
+    logits = discriminator(
+        torch.cat([x, x_p]), torch.cat([z_q, z_prior]), torch.cat([y, y])
+    )
+    d_q, d_p = logits.float().split([n, n])  # (n,), (n,)
+    ones, zeros = torch.ones_like(d_q), torch.zeros_like(d_q)
+    d_loss = criterion(d_q, ones) + criterion(d_p, zeros)
+    g_loss = criterion(d_q, zeros) + criterion(d_p, ones)
+    recon = torch.zeros((), device=x.device)
+    if reconstruction_weight > 0:
+        recon = reconstruction_error(decoder(z_q, y), x)
+        g_loss = g_loss + reconstruction_weight * recon
+    return d_loss, g_loss, ali_diagnostics(d_loss, g_loss, d_q, d_p, recon)
 
 
 def _real_log_odds(logits):

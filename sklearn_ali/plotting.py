@@ -5,7 +5,9 @@ matplotlib is an optional dependency, installed with
 is called, so importing this module never requires it.
 
 Grid functions (:func:`plot_image_grid`, :func:`plot_samples`,
-:func:`plot_reconstructions`, :func:`plot_interpolations`) and
+:func:`plot_reconstructions`, :func:`plot_interpolations`, and for
+:class:`~sklearn_ali.ConditionalALI` :func:`plot_conditional_grid` and
+:func:`plot_condition_swap`) and
 :func:`plot_training_curves` return a :class:`matplotlib.figure.Figure`; the
 scatter functions (:func:`plot_latent_scatter`, :func:`plot_toy_data`) return a
 :class:`matplotlib.axes.Axes`.
@@ -18,6 +20,8 @@ import numpy as np
 from sklearn.exceptions import NotFittedError
 
 __all__ = [
+    "plot_condition_swap",
+    "plot_conditional_grid",
     "plot_image_grid",
     "plot_interpolations",
     "plot_latent_scatter",
@@ -377,6 +381,100 @@ def plot_reconstructions(estimator, X, *, n_images=8, image_shape=None, fig=None
     fig, _ = _draw_image_grid(
         plt, display, n_cols=len(X), fig=fig, row_labels=("data", "reconstruction")
     )
+    return fig
+
+
+def plot_conditional_grid(
+    estimator, conditions, *, n_columns=8, random_state=None, fig=None
+):
+    """Samples with one row per condition and one column per fixed z.
+
+    Each column decodes one latent draw z ~ N(0, I) under every condition,
+    so that along a column only what the condition describes changes and
+    along a row only what z holds (the ALI paper's Figure 7).
+
+    Parameters
+    ----------
+    estimator : ConditionalALI
+        Fitted model.
+    conditions : array-like
+        One condition per row of the grid: class labels, or rows of
+        attributes.
+    n_columns : int, default=8
+        Latent draws, one per column.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the latent draws.
+    fig : matplotlib.figure.Figure or matplotlib.figure.SubFigure, default=None
+        Where to draw; a new Figure is created when None.
+
+    Returns
+    -------
+    fig : matplotlib.figure.Figure
+        The Figure holding ``len(conditions) * n_columns`` Axes.
+    """
+    from sklearn.utils import check_random_state
+
+    plt = _import_pyplot()
+    if n_columns < 1:
+        raise ValueError(f"n_columns must be at least 1; got {n_columns}.")
+    conditions = np.asarray(conditions)
+    n_rows = len(conditions)
+    Z = check_random_state(random_state).standard_normal(
+        (n_columns, estimator.n_components_)
+    )
+    Z = np.tile(Z, (n_rows, 1))  # row r, column c: z_c under condition r
+    y = np.repeat(conditions, n_columns, axis=0)
+    images = _estimator_images(estimator, estimator.decode(Z, y), None)
+    labels = [str(c) for c in conditions] if conditions.ndim == 1 else None
+    fig, _ = _draw_image_grid(
+        plt, _to_display(images), n_cols=n_columns, fig=fig, row_labels=labels
+    )
+    return fig
+
+
+def plot_condition_swap(estimator, X, y, conditions, *, n_images=8, fig=None):
+    """Data encoded with their own condition, decoded under other conditions.
+
+    The top row shows the data; each further row decodes their latent means
+    ``encode(X, y)`` under one condition of ``conditions``: what z keeps
+    (style) stays, what the condition says changes.
+
+    Parameters
+    ----------
+    estimator : ConditionalALI
+        Fitted model.
+    X : array-like
+        Data in the layout the model was fitted on; the first ``n_images``
+        rows are shown.
+    y : array-like
+        Their true conditions.
+    conditions : array-like
+        The conditions to decode under, one row of the figure each.
+    n_images : int, default=8
+        Number of data shown (at most ``len(X)``).
+    fig : matplotlib.figure.Figure or matplotlib.figure.SubFigure, default=None
+        Where to draw; a new Figure is created when None.
+
+    Returns
+    -------
+    fig : matplotlib.figure.Figure
+        The Figure holding ``(1 + len(conditions)) * n_images`` Axes.
+    """
+    plt = _import_pyplot()
+    if n_images < 1:
+        raise ValueError(f"n_images must be at least 1; got {n_images}.")
+    X = np.asarray(X)[:n_images]
+    y = np.asarray(y)[: len(X)]
+    Z = estimator.encode(X, y)
+    rows = [_estimator_images(estimator, X, None)]
+    for condition in conditions:
+        rows.append(_estimator_images(estimator, estimator.decode(Z, condition), None))
+    display = _to_display(np.concatenate(rows))
+    if np.ndim(conditions) == 1:
+        labels = ["data", *(f"as {c}" for c in conditions)]
+    else:
+        labels = ["data", *(f"condition {i}" for i in range(len(conditions)))]
+    fig, _ = _draw_image_grid(plt, display, n_cols=len(X), fig=fig, row_labels=labels)
     return fig
 
 

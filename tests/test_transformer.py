@@ -627,7 +627,7 @@ def test_unfitted_model_raises_not_fitted(method, args):
         ({"image_shape": (8, 8)}, "image_shape"),
         ({"image_shape": (1, 4, 4)}, "image_shape"),
         ({"architecture": "conv"}, "needs images"),
-        ({"architecture": "svhn", "image_shape": (1, 8, 8)}, "3x32x32"),
+        ({"architecture": "svhn", "image_shape": (1, 8, 8)}, "needs 32x32 images"),
         ({"device": "not-a-device"}, "device"),
     ],
 )
