@@ -354,7 +354,7 @@ class _BaseALI(BaseEstimator):
             return arch  # a builder of one's own, checked on what it builds
         if arch == "auto":
             arch = "mlp" if self.image_shape_ is None else "conv"
-        if arch in ("conv", "svhn") and self.image_shape_ is None:
+        if arch != "mlp" and self.image_shape_ is None:
             raise ValueError(
                 f"architecture={arch!r} needs images: pass X as (n, C, H, W) or "
                 "set image_shape for flat images."

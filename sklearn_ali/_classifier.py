@@ -52,7 +52,7 @@ class ALIClassifier(
     n_components : int, default=64
         Size of the latent code z (prior N(0, I)).
 
-    architecture : {"auto", "mlp", "conv", "svhn"} or callable, default="auto"
+    architecture : str or callable, default="auto"
         Network family, as in ALITransformer: ``"conv"`` for image-shaped
         data, ``"mlp"`` otherwise, or a builder of one's own networks (see
         :mod:`sklearn_ali.networks`); its discriminator must output

@@ -38,7 +38,7 @@ class ConditionalALI(_BaseALI):
     n_components : int, default=64
         Size of the latent code z (prior N(0, I)).
 
-    architecture : {"auto", "mlp", "conv", "svhn"} or callable, default="auto"
+    architecture : str or callable, default="auto"
         Network family, as in ALITransformer. A builder of one's own (see
         :mod:`sklearn_ali.networks`) is called three times by
         :func:`~sklearn_ali.networks.build_conditional` with input shapes

@@ -35,11 +35,14 @@ class ALITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, _BaseALI
     n_components : int, default=64
         Size of the latent code z (prior N(0, I)).
 
-    architecture : {"auto", "mlp", "conv", "svhn"} or callable, default="auto"
-        Network family. ``"auto"`` uses ``"conv"`` for image-shaped data (4-D
+    architecture : str or callable, default="auto"
+        Network family: ``"auto"``, ``"mlp"``, ``"conv"``, ``"svhn"``,
+        ``"cifar10"`` or ``"celeba"`` (:data:`sklearn_ali.networks.ARCHITECTURES`),
+        or a builder. ``"auto"`` uses ``"conv"`` for image-shaped data (4-D
         input, or ``image_shape`` given) and ``"mlp"`` otherwise. ``"conv"``
-        sizes itself to the image (at least 8x8). ``"svhn"`` is the paper's
-        architecture for 3x32x32 images. A callable builds networks of one's
+        sizes itself to the image (at least 8x8). ``"svhn"``, ``"cifar10"``
+        (3x32x32) and ``"celeba"`` (3x64x64) are the paper's appendix tables,
+        listed in the user guide. A callable builds networks of one's
         own: ``architecture(input_shape, n_components, *, stochastic,
         dropout, spectral_norm, n_outputs)`` returns ``(encoder, decoder,
         discriminator)`` keeping the contract of :mod:`sklearn_ali.networks`

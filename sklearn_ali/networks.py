@@ -19,7 +19,8 @@ rows for the MLP, ``(n, C, H, W)`` images in [0, 1] for the convnets.
 
 The builders make the three networks of a preset: :func:`build_mlp` for flat
 data, :func:`build_conv`, which sizes itself to images of at least 8x8 pixels,
-and :func:`build_svhn`, the paper's SVHN table for 3x32x32 images.
+and the paper's appendix tables: :func:`build_svhn` and :func:`build_cifar10`
+for 3x32x32 images, :func:`build_celeba` for 3x64x64 images.
 :data:`ARCHITECTURES` maps the names of the estimators' ``architecture``
 parameter to them. Every builder is called as
 ``builder(input_shape, n_components, *, stochastic, dropout, spectral_norm,
@@ -56,7 +57,10 @@ __all__ = [
     "build_conv",
     "build_mlp",
     "build_svhn",
+    "build_cifar10",
+    "build_celeba",
     "build_conditional",
+    "Maxout",
     "check_networks",
     "ConditionalDecoder",
     "ConditionalDiscriminator",
@@ -460,7 +464,7 @@ def build_conv(
 # the paper's SVHN table (3x32x32)
 
 
-def _conv_bn(c_in, c_out, k, s, slope=0.01):
+def _conv_bn(c_in, c_out, k, s, slope):
     return nn.Sequential(
         nn.Conv2d(c_in, c_out, k, s, bias=False),
         nn.BatchNorm2d(c_out),
@@ -468,7 +472,7 @@ def _conv_bn(c_in, c_out, k, s, slope=0.01):
     )
 
 
-def _convt_bn(c_in, c_out, k, s, slope=0.01):
+def _convt_bn(c_in, c_out, k, s, slope):
     return nn.Sequential(
         nn.ConvTranspose2d(c_in, c_out, k, s, bias=False),
         nn.BatchNorm2d(c_out),
@@ -482,6 +486,36 @@ def _paper_init(module):
         nn.init.normal_(module.weight, 0.0, 0.01)
         if module.bias is not None:
             nn.init.zeros_(module.bias)
+
+
+def _svhn_generators(channels, n_components, stochastic, slope):
+    """The SVHN (and CIFAR-10) tables' G_z and G_x for (C, 32, 32) images."""
+    k_out = 2 * n_components if stochastic else n_components
+    encoder = Encoder(
+        [
+            _conv_bn(channels, 32, 5, 1, slope),  # 32 -> 28
+            _conv_bn(32, 64, 4, 2, slope),  # -> 13
+            _conv_bn(64, 128, 4, 1, slope),  # -> 10
+            _conv_bn(128, 256, 4, 2, slope),  # -> 4
+            _conv_bn(256, 512, 4, 1, slope),  # -> 1
+            _conv_bn(512, 512, 1, 1, slope),
+        ],
+        nn.Conv2d(512, k_out, 1, 1),
+        n_components,
+        stochastic,
+    )
+    decoder = Decoder(
+        _Unflatten((n_components, 1, 1)),
+        _convt_bn(n_components, 256, 4, 1, slope),  # 1 -> 4
+        _convt_bn(256, 128, 4, 2, slope),  # -> 10
+        _convt_bn(128, 64, 4, 1, slope),  # -> 13
+        _convt_bn(64, 32, 4, 2, slope),  # -> 28
+        _convt_bn(32, 32, 5, 1, slope),  # -> 32
+        _conv_bn(32, 32, 1, 1, slope),
+        nn.Conv2d(32, channels, 1, 1),
+        nn.Sigmoid(),
+    )
+    return encoder, decoder
 
 
 def build_svhn(
@@ -529,31 +563,7 @@ def build_svhn(
         raise ValueError(
             f"architecture='svhn' needs 32x32 images; got image shape {image_shape}."
         )
-    k_out = 2 * n_components if stochastic else n_components
-    encoder = Encoder(
-        [
-            _conv_bn(channels, 32, 5, 1),  # 32 -> 28
-            _conv_bn(32, 64, 4, 2),  # -> 13
-            _conv_bn(64, 128, 4, 1),  # -> 10
-            _conv_bn(128, 256, 4, 2),  # -> 4
-            _conv_bn(256, 512, 4, 1),  # -> 1
-            _conv_bn(512, 512, 1, 1),
-        ],
-        nn.Conv2d(512, k_out, 1, 1),
-        n_components,
-        stochastic,
-    )
-    decoder = Decoder(
-        _Unflatten((n_components, 1, 1)),
-        _convt_bn(n_components, 256, 4, 1),  # 1 -> 4
-        _convt_bn(256, 128, 4, 2),  # -> 10
-        _convt_bn(128, 64, 4, 1),  # -> 13
-        _convt_bn(64, 32, 4, 2),  # -> 28
-        _convt_bn(32, 32, 5, 1),  # -> 32
-        _conv_bn(32, 32, 1, 1),
-        nn.Conv2d(32, channels, 1, 1),
-        nn.Sigmoid(),
-    )
+    encoder, decoder = _svhn_generators(channels, n_components, stochastic, 0.01)
 
     def d_conv(c_in, c_out, k, s):
         conv = _maybe_sn(nn.Conv2d(c_in, c_out, k, s), spectral_norm)
@@ -577,6 +587,212 @@ def build_svhn(
         nn.Sequential(d_dense(n_components, 512), d_dense(512, 512)),
         nn.Sequential(
             d_dense(1024, 1024), d_dense(1024, 1024), d_dense(1024, n_outputs, False)
+        ),
+        n_outputs,
+    )
+    for net in (encoder, decoder, discriminator):
+        net.apply(_paper_init)
+    return encoder, decoder, discriminator
+
+
+# ---------------------------------------------------------------------------
+# the paper's CIFAR-10 table (3x32x32) and CelebA table (3x64x64)
+
+
+class Maxout(nn.Module):
+    """The maximum over ``pieces`` groups of channels (Goodfellow et al., 2013).
+
+    Follows a layer with ``pieces * n`` outputs and returns ``n``: channel
+    ``i`` is the maximum of channels ``i * pieces`` to ``(i + 1) * pieces - 1``.
+    """
+
+    def __init__(self, pieces=2):
+        super().__init__()
+        self.pieces = pieces
+
+    def forward(self, x):
+        n, c = x.shape[:2]
+        return x.view(n, c // self.pieces, self.pieces, *x.shape[2:]).amax(2)
+
+
+def build_cifar10(
+    image_shape,
+    n_components,
+    *,
+    stochastic=True,
+    dropout=0.2,
+    dropout_deep=0.5,
+    spectral_norm=True,
+    n_outputs=1,
+    pieces=2,
+):
+    """The ALI paper's CIFAR-10 architecture (appendix table), for 3x32x32 images.
+
+    The encoder and decoder are the SVHN table's (:func:`build_svhn`) with
+    leaky ReLUs of slope 0.1; the paper's latent is 64-d. The discriminator
+    has the SVHN table's layers with maxout units of ``pieces`` pieces in
+    place of the leaky ReLUs, no batch normalisation, dropout ``dropout`` on
+    the first layer of the x and z branches and ``dropout_deep`` on every
+    other layer's input.
+
+    Parameters
+    ----------
+    image_shape : tuple of int
+        ``(C, 32, 32)``, C = 3 in the paper (more for conditional networks).
+    n_components : int
+        Size of the latent code z.
+    stochastic : bool, default=True
+        Whether the encoder outputs a scale besides the mean.
+    dropout : float, default=0.2
+        Dropout on the input of the first layer of D's x and z branches.
+    dropout_deep : float, default=0.5
+        Dropout on the input of every other layer of D.
+    spectral_norm : bool, default=True
+        Spectral normalisation of the discriminator's layers (the paper has
+        none; it stabilises training here as in the other presets).
+    n_outputs : int, default=1
+        Logits of the discriminator per pair.
+    pieces : int, default=2
+        Pieces of each maxout unit.
+
+    Returns
+    -------
+    encoder : Encoder
+    decoder : Decoder
+    discriminator : JointDiscriminator
+    """
+    channels = image_shape[0]
+    if tuple(image_shape[1:]) != (32, 32):
+        raise ValueError(
+            f"architecture='cifar10' needs 32x32 images; got image shape {image_shape}."
+        )
+    encoder, decoder = _svhn_generators(channels, n_components, stochastic, 0.1)
+
+    def maxout(layer, p):
+        # The layer computes pieces * n_out channels; maxout keeps n_out.
+        return nn.Sequential(
+            nn.Dropout(p), _maybe_sn(layer, spectral_norm), Maxout(pieces)
+        )
+
+    def d_conv(c_in, c_out, k, s, p=dropout_deep):
+        return maxout(nn.Conv2d(c_in, pieces * c_out, k, s), p)
+
+    def d_dense(n_in, n_out, p=dropout_deep):
+        return maxout(nn.Linear(n_in, pieces * n_out), p)
+
+    discriminator = JointDiscriminator(
+        nn.Sequential(
+            d_conv(channels, 32, 5, 1, dropout),  # 32 -> 28
+            d_conv(32, 64, 4, 2),  # -> 13
+            d_conv(64, 128, 4, 1),  # -> 10
+            d_conv(128, 256, 4, 2),  # -> 4
+            d_conv(256, 512, 4, 1),  # -> 1
+            nn.Flatten(),
+        ),
+        nn.Sequential(d_dense(n_components, 512, dropout), d_dense(512, 512)),
+        nn.Sequential(
+            d_dense(1024, 1024),
+            d_dense(1024, 1024),
+            nn.Dropout(dropout_deep),
+            _maybe_sn(nn.Linear(1024, n_outputs), spectral_norm),
+        ),
+        n_outputs,
+    )
+    for net in (encoder, decoder, discriminator):
+        net.apply(_paper_init)
+    return encoder, decoder, discriminator
+
+
+def build_celeba(
+    image_shape,
+    n_components,
+    *,
+    stochastic=True,
+    dropout=0.2,
+    spectral_norm=True,
+    n_outputs=1,
+):
+    """The ALI paper's CelebA architecture (appendix table), for 3x64x64 images.
+
+    Also the shape of the paper's Tiny ImageNet networks (64x64); the
+    paper's latent is 256-d. Leaky ReLUs of slope 0.02; batch normalisation
+    in the encoder, the decoder and D(x) after its first layer (replaced by
+    spectral normalisation here, as in :func:`build_svhn`, because it
+    couples the real and fake halves of D's batch); dropout ``dropout`` on
+    every discriminator layer's input.
+
+    Parameters
+    ----------
+    image_shape : tuple of int
+        ``(C, 64, 64)``, C = 3 in the paper (more for conditional networks).
+    n_components : int
+        Size of the latent code z.
+    stochastic : bool, default=True
+        Whether the encoder outputs a scale besides the mean.
+    dropout : float, default=0.2
+        Dropout on every discriminator layer's input.
+    spectral_norm : bool, default=True
+        Spectral normalisation of the discriminator's layers.
+    n_outputs : int, default=1
+        Logits of the discriminator per pair.
+
+    Returns
+    -------
+    encoder : Encoder
+    decoder : Decoder
+    discriminator : JointDiscriminator
+    """
+    channels = image_shape[0]
+    if tuple(image_shape[1:]) != (64, 64):
+        raise ValueError(
+            f"architecture='celeba' needs 64x64 images; got image shape {image_shape}."
+        )
+    slope = 0.02
+    k_out = 2 * n_components if stochastic else n_components
+    encoder = Encoder(
+        [
+            _conv_bn(channels, 64, 2, 1, slope),  # 64 -> 63
+            _conv_bn(64, 128, 7, 2, slope),  # -> 29
+            _conv_bn(128, 256, 5, 2, slope),  # -> 13
+            _conv_bn(256, 256, 7, 2, slope),  # -> 4
+            _conv_bn(256, 512, 4, 1, slope),  # -> 1
+        ],
+        nn.Conv2d(512, k_out, 1, 1),
+        n_components,
+        stochastic,
+    )
+    decoder = Decoder(
+        _Unflatten((n_components, 1, 1)),
+        _convt_bn(n_components, 512, 4, 1, slope),  # 1 -> 4
+        _convt_bn(512, 256, 7, 2, slope),  # -> 13
+        _convt_bn(256, 256, 5, 2, slope),  # -> 29
+        _convt_bn(256, 128, 7, 2, slope),  # -> 63
+        _convt_bn(128, 64, 2, 1, slope),  # -> 64
+        nn.Conv2d(64, channels, 1, 1),
+        nn.Sigmoid(),
+    )
+
+    def d_layer(layer):
+        layers = [nn.Dropout(dropout), _maybe_sn(layer, spectral_norm)]
+        return nn.Sequential(*layers, nn.LeakyReLU(slope))
+
+    discriminator = JointDiscriminator(
+        nn.Sequential(
+            d_layer(nn.Conv2d(channels, 64, 2, 1)),  # 64 -> 63
+            d_layer(nn.Conv2d(64, 128, 7, 2)),  # -> 29
+            d_layer(nn.Conv2d(128, 256, 5, 2)),  # -> 13
+            d_layer(nn.Conv2d(256, 256, 7, 2)),  # -> 4
+            d_layer(nn.Conv2d(256, 512, 4, 1)),  # -> 1
+            nn.Flatten(),
+        ),
+        nn.Sequential(
+            d_layer(nn.Linear(n_components, 1024)), d_layer(nn.Linear(1024, 1024))
+        ),
+        nn.Sequential(
+            d_layer(nn.Linear(1536, 2048)),
+            d_layer(nn.Linear(2048, 2048)),
+            nn.Dropout(dropout),
+            _maybe_sn(nn.Linear(2048, n_outputs), spectral_norm),
         ),
         n_outputs,
     )
@@ -689,7 +905,13 @@ def build_conditional(build, input_shape, n_components, n_conditions, **options)
 
 
 #: The presets that the estimators' ``architecture`` parameter names: name -> builder.
-ARCHITECTURES = {"mlp": build_mlp, "conv": build_conv, "svhn": build_svhn}
+ARCHITECTURES = {
+    "mlp": build_mlp,
+    "conv": build_conv,
+    "svhn": build_svhn,
+    "cifar10": build_cifar10,
+    "celeba": build_celeba,
+}
 
 
 # ---------------------------------------------------------------------------

@@ -16,6 +16,8 @@ from sklearn_ali.networks import (
     Decoder,
     Encoder,
     JointDiscriminator,
+    build_celeba,
+    build_cifar10,
     build_conv,
     build_mlp,
     build_svhn,
@@ -27,11 +29,19 @@ PRESETS = {
     "mlp": ((10,), {"hidden_layer_sizes": (16, 8)}),
     "conv": ((1, 12, 12), {"width": 4}),
     "svhn": ((3, 32, 32), {}),
+    "cifar10": ((3, 32, 32), {}),
+    "celeba": ((3, 64, 64), {}),
 }
 
 
 def test_registry_lists_the_presets():
-    assert {"mlp": build_mlp, "conv": build_conv, "svhn": build_svhn} == ARCHITECTURES
+    assert {
+        "mlp": build_mlp,
+        "conv": build_conv,
+        "svhn": build_svhn,
+        "cifar10": build_cifar10,
+        "celeba": build_celeba,
+    } == ARCHITECTURES
     options = ALITransformer._parameter_constraints["architecture"][0].options
     assert options == {"auto", *ARCHITECTURES}
 
@@ -190,3 +200,118 @@ def test_check_networks_wants_the_encoder_asked_for_and_keeps_modes():
     nets[2].eval()
     check_networks(nets, (10,), 3, stochastic=False)
     assert [net.training for net in nets] == [True, True, False]
+
+
+# -- the paper's tables, layer by layer -------------------------------------------
+
+
+def _layers(module, kind):
+    """(in, out, kernel, stride) of each layer of a kind, in order."""
+    out = []
+    for layer in module.modules():
+        if isinstance(layer, kind):
+            if isinstance(layer, nn.Linear):
+                out.append((layer.in_features, layer.out_features))
+            else:
+                out.append(
+                    (layer.in_channels, layer.out_channels, *layer.kernel_size[:1])
+                    + layer.stride[:1]
+                )
+    return out
+
+
+def test_cifar10_preset_follows_the_papers_table():
+    encoder, decoder, disc = build_cifar10((3, 32, 32), 64)
+    # G_z and G_x: the SVHN table with a 64-d latent, leaky slope 0.1
+    assert _layers(encoder, nn.Conv2d) == [
+        (3, 32, 5, 1),
+        (32, 64, 4, 2),
+        (64, 128, 4, 1),
+        (128, 256, 4, 2),
+        (256, 512, 4, 1),
+        (512, 512, 1, 1),
+        (512, 128, 1, 1),  # mu and sigma of 64 dimensions
+    ]
+    assert _layers(decoder, nn.ConvTranspose2d) == [
+        (64, 256, 4, 1),
+        (256, 128, 4, 2),
+        (128, 64, 4, 1),
+        (64, 32, 4, 2),
+        (32, 32, 5, 1),
+    ]
+    slopes = {
+        m.negative_slope for m in encoder.modules() if isinstance(m, nn.LeakyReLU)
+    }
+    assert slopes == {0.1}
+    # D: maxout with 2 pieces (twice the channels), no batch norm
+    assert _layers(disc.x_branch, nn.Conv2d) == [
+        (3, 64, 5, 1),
+        (32, 128, 4, 2),
+        (64, 256, 4, 1),
+        (128, 512, 4, 2),
+        (256, 1024, 4, 1),
+    ]
+    assert _layers(disc.z_branch, nn.Linear) == [(64, 1024), (512, 1024)]
+    assert _layers(disc.joint, nn.Linear) == [(1024, 2048), (1024, 2048), (1024, 1)]
+    assert sum(isinstance(m, networks.Maxout) for m in disc.modules()) == 9
+    assert not any(isinstance(m, nn.BatchNorm2d) for m in disc.modules())
+    drops = [m.p for m in disc.x_branch.modules() if isinstance(m, nn.Dropout)]
+    assert drops == [0.2, 0.5, 0.5, 0.5, 0.5]
+
+
+def test_celeba_preset_follows_the_papers_table():
+    encoder, decoder, disc = build_celeba((3, 64, 64), 256)
+    assert _layers(encoder, nn.Conv2d) == [
+        (3, 64, 2, 1),
+        (64, 128, 7, 2),
+        (128, 256, 5, 2),
+        (256, 256, 7, 2),
+        (256, 512, 4, 1),
+        (512, 512, 1, 1),  # mu and sigma of 256 dimensions
+    ]
+    assert _layers(decoder, nn.ConvTranspose2d) == [
+        (256, 512, 4, 1),
+        (512, 256, 7, 2),
+        (256, 256, 5, 2),
+        (256, 128, 7, 2),
+        (128, 64, 2, 1),
+    ]
+    assert _layers(disc.x_branch, nn.Conv2d) == _layers(encoder.blocks, nn.Conv2d)
+    assert _layers(disc.z_branch, nn.Linear) == [(256, 1024), (1024, 1024)]
+    assert _layers(disc.joint, nn.Linear) == [(1536, 2048), (2048, 2048), (2048, 1)]
+    slopes = {
+        m.negative_slope for m in decoder.modules() if isinstance(m, nn.LeakyReLU)
+    }
+    assert slopes == {0.02}
+
+
+@pytest.mark.parametrize(
+    "name, shape", [("cifar10", (3, 32, 32)), ("celeba", (3, 64, 64))]
+)
+def test_paper_presets_train_a_step_on_images_of_their_shape(name, shape):
+    X = np.random.RandomState(0).randint(0, 256, size=(8, *shape)).astype(np.uint8)
+    ali = ALITransformer(
+        architecture=name, n_components=16, max_epochs=1, batch_size=8, random_state=0
+    )
+    before = ALITransformer(
+        architecture=name,
+        n_components=16,
+        max_epochs=1,
+        batch_size=8,
+        learning_rate=1e-30,
+        random_state=0,
+    ).fit(X)
+    ali.fit(X)
+    assert np.isfinite(ali.history_[-1]["d_loss"])
+    assert ali.sample(2, random_state=0).shape == (2, *shape)
+    moved = [
+        not torch.equal(a, b)
+        for a, b in zip(ali.encoder_.parameters(), before.encoder_.parameters())
+    ]
+    assert all(moved)
+
+
+@pytest.mark.parametrize("name", ["svhn", "cifar10", "celeba"])
+def test_paper_presets_name_the_size_they_need(name):
+    with pytest.raises(ValueError, match=f"architecture='{name}' needs"):
+        ARCHITECTURES[name]((3, 16, 16), 8)
