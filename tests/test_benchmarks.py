@@ -288,3 +288,19 @@ def test_speed_bare_loop_batches_like_transform():
     source = (ROOT / "benchmarks" / "speed.py").read_text()
     batch = re.search(r"^INFERENCE_BATCH = (\d+)$", source, flags=re.MULTILINE)
     assert batch is not None and int(batch.group(1)) == _INFERENCE_BATCH
+
+
+def test_conditional_quick_reads_the_condition_back():
+    out = run_script("benchmarks/conditional.py", "--quick")
+    assert_lines(
+        out,
+        [
+            rf"^judge: MLPClassifier\(256\) on 480 real digits, test accuracy "
+            rf"{NUMBER} %",
+            rf"^ConditionalALI\(max_epochs=1\) fit {NUMBER} s",
+            rf"^samples\s+100\s+{NUMBER}\s+90$",
+            rf"^cycles\s+120\s+{NUMBER}\s+90$",
+            rf"^swaps \(y \+ 1\)\s+120\s+{NUMBER}$",
+            rf"^real test\s+120\s+{NUMBER}$",
+        ],
+    )
