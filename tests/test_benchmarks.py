@@ -304,3 +304,16 @@ def test_conditional_quick_reads_the_condition_back():
             rf"^real test\s+120\s+{NUMBER}$",
         ],
     )
+
+
+def test_classifier_curve_quick_scores_each_epoch():
+    out = run_script("benchmarks/classifier_curve.py", "--quick")
+    assert_lines(
+        out,
+        [
+            r"^ALIClassifier\(max_epochs=2, conv_width=8, n_components=8\), 50 labels",
+            rf"^  epoch   1: test error {NUMBER} %",
+            rf"^  epoch   2: test error {NUMBER} %",
+            rf"^final: 50 labels, test error {NUMBER} %$",
+        ],
+    )
