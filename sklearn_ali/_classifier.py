@@ -78,8 +78,10 @@ class ALIClassifier(
         hidden encoder layers concatenated with mu, mu alone, or a draw from
         q(z | x). Predictions do not depend on it.
 
-    max_epochs : int, default=20
-        Passes over the training data (all rows, labelled or not).
+    max_epochs : int, default=40
+        Passes over the training data (all rows, labelled or not). Twice
+        ALITransformer's: on MNIST-5k the test error was still falling after
+        20 epochs, most with 1,000 labels (docs/benchmarks.md).
 
     batch_size : int, default=100
         Rows per adversarial step. When fewer than half the rows are
@@ -88,8 +90,13 @@ class ALIClassifier(
         through the labelled rows in random order: with a few labels among
         many rows most batches would otherwise have few or none.
 
-    learning_rate : float, default=2e-4
-        Adam learning rate of the encoder and decoder.
+    learning_rate : float, default=2e-3
+        Adam learning rate of the encoder and decoder (and of the
+        discriminator unless ``discriminator_learning_rate`` is set). Ten
+        times ALITransformer's: the discriminator is also the classifier,
+        and on MNIST-5k 2e-3 took the error with 100 labels from 16.0 %
+        (2e-4) to 10.7 % after 20 epochs on one draw, with no sign of
+        instability (docs/benchmarks.md).
 
     discriminator_learning_rate : float, default=None
         Adam learning rate of the discriminator; ``None`` uses
@@ -224,9 +231,9 @@ class ALIClassifier(
         conv_width=32,
         encoder="stochastic",
         features="hidden",
-        max_epochs=20,
+        max_epochs=40,
         batch_size=100,
-        learning_rate=2e-4,
+        learning_rate=2e-3,
         discriminator_learning_rate=None,
         betas=(0.5, 0.999),
         dropout=0.2,
