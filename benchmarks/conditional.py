@@ -71,10 +71,9 @@ def main():
     start = time.perf_counter()
     model.fit(X_pool, y_pool)
     fit_time = time.perf_counter() - start
-    settings = "".join(f", {k}={v!r}" for k, v in args.params)
-    print(
-        f"ConditionalALI(max_epochs={model.max_epochs}{settings}) fit {fit_time:.1f} s"
-    )
+    shown = {"max_epochs": model.max_epochs, **dict(args.params)}
+    settings = ", ".join(f"{k}={v!r}" for k, v in shown.items())
+    print(f"ConditionalALI({settings}) fit {fit_time:.1f} s")
 
     conditions = np.repeat(np.arange(10), args.n_per_class)
     samples = model.sample(len(conditions), y=conditions, random_state=args.seed)
