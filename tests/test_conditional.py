@@ -200,3 +200,13 @@ def test_it_learns_digits_conditioned_on_the_class():
     assert chance_samples < 0.2 and chance_cycles < 0.2
     assert samples > chance_samples + 0.15
     assert cycles > chance_cycles + 0.6
+
+
+def test_networks_of_ones_own_are_made_conditional(digits):
+    from test_networks import tiny_builder
+
+    X, y = digits
+    model = small(architecture=tiny_builder).fit(X, y)
+    # the builder's encoder reads the image and 10 condition channels
+    assert model.encoder_.encoder.blocks[0][1].in_features == 64 + 10 * 64
+    assert model.sample(2, y=3, random_state=0).shape == (2, 1, 8, 8)
