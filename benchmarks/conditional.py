@@ -26,11 +26,8 @@ import argparse
 import time
 
 import numpy as np
-from sample_quality import to_unit_rows
+from sample_quality import real_digit_judge
 from semi_supervised import add_set_option, load, machine_line, split
-from sklearn.neural_network import MLPClassifier
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import FunctionTransformer
 
 from sklearn_ali import ConditionalALI
 
@@ -51,14 +48,7 @@ def main():
         args.n_per_class = 10
     X_pool, X_test, y_pool, y_test = split(X, y, args.seed)
 
-    judge = make_pipeline(
-        FunctionTransformer(to_unit_rows),
-        MLPClassifier(
-            hidden_layer_sizes=(256,),
-            max_iter=30 if args.quick else 200,
-            random_state=args.seed,
-        ),
-    ).fit(X_pool, y_pool)
+    judge = real_digit_judge(X_pool, y_pool, args.quick, args.seed)
     real = judge.score(X_test, y_test)
     print(
         f"judge: MLPClassifier(256) on {len(X_pool)} real digits, test "

@@ -37,6 +37,16 @@ def to_unit_rows(X):
     return np.asarray(X, dtype=np.float64).reshape(len(X), -1) / 255.0
 
 
+def real_digit_judge(X_pool, y_pool, quick, seed):
+    """An MLPClassifier(256) on real digits as [0, 1] rows, the judge of samples."""
+    return make_pipeline(
+        FunctionTransformer(to_unit_rows),
+        MLPClassifier(
+            hidden_layer_sizes=(256,), max_iter=30 if quick else 200, random_state=seed
+        ),
+    ).fit(X_pool, y_pool)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--max-epochs", type=int, default=None)
@@ -52,14 +62,7 @@ def main():
         args.n_samples = 100
     X_pool, X_test, y_pool, y_test = split(X, y, args.seed)
 
-    classifier = make_pipeline(
-        FunctionTransformer(to_unit_rows),
-        MLPClassifier(
-            hidden_layer_sizes=(256,),
-            max_iter=30 if args.quick else 200,
-            random_state=args.seed,
-        ),
-    ).fit(X_pool, y_pool)
+    classifier = real_digit_judge(X_pool, y_pool, args.quick, args.seed)
     print(
         f"classifier: MLPClassifier(256) on {len(X_pool)} real digits, test "
         f"accuracy {classifier.score(X_test, y_test):.3f}"
