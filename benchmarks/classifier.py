@@ -43,6 +43,7 @@ Usage::
     python benchmarks/classifier.py --dataset digits --draws 5
     python benchmarks/classifier.py --learners ALIClassifier LinearSVC
     python benchmarks/classifier.py --max-epochs 5       # shorter ALI fits
+    python benchmarks/classifier.py --set spectral_norm=False  # ALIClassifier settings
     python benchmarks/classifier.py --quick              # smoke run, seconds
 """
 
@@ -51,7 +52,7 @@ import time
 import warnings
 
 import numpy as np
-from semi_supervised import flat, load, machine_line, split
+from semi_supervised import add_set_option, flat, load, machine_line, split
 from sklearn.base import clone
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.exceptions import ConvergenceWarning
@@ -125,7 +126,7 @@ class Features:
         return self.pool, self.test, self.fit_time
 
 
-def fit_and_score(key, data, labeled, draw, max_epochs):
+def fit_and_score(key, data, labeled, draw, max_epochs, params=()):
     """Fit one learner on one labelled draw: (test error %, fit seconds)."""
     X_pool, y_pool, X_test, y_test = (
         data["X_pool"],
@@ -136,12 +137,12 @@ def fit_and_score(key, data, labeled, draw, max_epochs):
     y_semi = masked(y_pool, labeled)
     extra = 0.0
     if key == "ALIClassifier":
-        model = ALIClassifier(random_state=draw)
+        model = ALIClassifier(random_state=draw, **dict(params))
         if max_epochs is not None:
             model.set_params(max_epochs=max_epochs)
         fit_args, test = (X_pool, y_semi), X_test
     elif key == "supervised":
-        model = ALIClassifier(random_state=draw)
+        model = ALIClassifier(random_state=draw, **dict(params))
         if max_epochs is not None:
             model.set_params(max_epochs=max_epochs)
         # As many optimizer steps as the semi-supervised fit on the pool.
@@ -180,7 +181,7 @@ def fit_and_score(key, data, labeled, draw, max_epochs):
     return error, fit_time
 
 
-def run(dataset, draws, quick, seed, names=None, max_epochs=None):
+def run(dataset, draws, quick, seed, names=None, max_epochs=None, params=()):
     X, y = load(dataset)
     if quick:
         X, y = X[:600], y[:600]
@@ -215,7 +216,7 @@ def run(dataset, draws, quick, seed, names=None, max_epochs=None):
     for key in keys:
         for n in label_counts:
             scores = [
-                fit_and_score(key, data, rows, draw, max_epochs)
+                fit_and_score(key, data, rows, draw, max_epochs, params)
                 for draw, rows in enumerate(labeled[n])
             ]
             errors, times = np.array(scores).T
@@ -253,6 +254,7 @@ def main():
         type=int,
         help="max_epochs of the ALI models (default: the estimators')",
     )
+    add_set_option(parser)  # settings of the ALIClassifier learners
     parser.add_argument(
         "--quick",
         action="store_true",
@@ -267,6 +269,7 @@ def main():
         args.seed,
         args.learners,
         args.max_epochs,
+        args.params,
     )
 
 
