@@ -612,6 +612,12 @@ class _BaseALI(BaseEstimator):
 
     def _decode(self, Z, condition=None):
         """G_x(z), or G_x(z, c) given rows of a ``condition`` tensor, in X's units."""
+        largest = max(Z.max(), -Z.min())
+        if largest > np.finfo(np.float32).max:
+            raise ValueError(
+                f"Latent codes exceed float32's range (largest magnitude "
+                f"{largest:.3g}); the decoder runs in float32."
+            )
         device = self._module_device()
         decoder = self.net_.decoder_
         decoder.eval()

@@ -18,6 +18,7 @@ from collections.abc import Mapping
 
 import numpy as np
 from sklearn.exceptions import NotFittedError
+from sklearn.utils import check_random_state
 
 __all__ = [
     "plot_condition_swap",
@@ -412,8 +413,6 @@ def plot_conditional_grid(
     fig : matplotlib.figure.Figure
         The Figure holding ``len(conditions) * n_columns`` Axes.
     """
-    from sklearn.utils import check_random_state
-
     plt = _import_pyplot()
     if n_columns < 1:
         raise ValueError(f"n_columns must be at least 1; got {n_columns}.")
