@@ -418,14 +418,23 @@ class ALINet(NeuralNet):
         """
         x = self._prepare(batch)
         z_prior = torch.randn(len(x), self.n_components, device=x.device)
+        return self.play(ali_losses, x, z_prior)
+
+    def play(self, objective, x, *batch_tensors):
+        """``objective(encoder, decoder, discriminator, x, *batch_tensors, ...)``.
+
+        Calls one of :mod:`sklearn_ali.objectives` (or a function with their
+        signature) on this net's networks, criterion and cycle weight, under
+        bf16 autocast on CUDA when ``use_amp``.
+        """
         module = self.module_
         with self._autocast(x):
-            return ali_losses(
+            return objective(
                 module.encoder,
                 module.decoder,
                 module.discriminator,
                 x,
-                z_prior,
+                *batch_tensors,
                 criterion=self.criterion_,
                 reconstruction_weight=self.reconstruction_weight,
             )
@@ -688,18 +697,7 @@ class SemiSupervisedNet(ALINet):
         # Pool rows come first; a batch not made by get_iterator is all pool.
         n_pool = min(getattr(self, "pool_batch_size_", len(x)), len(x))
         z_prior = torch.randn(n_pool, self.n_components, device=x.device)
-        module = self.module_
-        with self._autocast(x):
-            return semi_supervised_losses(
-                module.encoder,
-                module.decoder,
-                module.discriminator,
-                x,
-                y,
-                z_prior,
-                criterion=self.criterion_,
-                reconstruction_weight=self.reconstruction_weight,
-            )
+        return self.play(semi_supervised_losses, x, y, z_prior)
 
     def validation_step(self, batch, **fit_params):
         """Cross-entropy of held-out labelled rows: the valid_loss."""
@@ -728,18 +726,7 @@ class ConditionalNet(ALINet):
     def game_losses(self, batch):
         x, y = self._prepare(batch), self._prepare_targets(batch)
         z_prior = torch.randn(len(x), self.n_components, device=x.device)
-        module = self.module_
-        with self._autocast(x):
-            return conditional_losses(
-                module.encoder,
-                module.decoder,
-                module.discriminator,
-                x,
-                y,
-                z_prior,
-                criterion=self.criterion_,
-                reconstruction_weight=self.reconstruction_weight,
-            )
+        return self.play(conditional_losses, x, y, z_prior)
 
     def validation_step(self, batch, **fit_params):
         """Reconstruction error of held-out rows given their conditions."""
