@@ -10,6 +10,7 @@ keyword arguments, as scikit-learn requires), its public methods and tags.
 import copy
 import math
 import threading
+import warnings
 from contextlib import contextmanager
 from numbers import Integral, Real
 
@@ -23,12 +24,22 @@ from skorch.callbacks import Callback, EpochScoring, PrintLog
 from skorch.dataset import ValidSplit
 from skorch.history import History
 
-from ._scaling import _fit_scaling, _scale_into, _scaling_tensors
+from ._scaling import (
+    FLOAT32_OVERFLOW,
+    _fit_scaling,
+    _scaling_tensors,
+    check_finite,
+    check_scaled_range,
+    is_lazy_array,
+    read_rows,
+    scale_batch,
+    to_torch_rows,
+)
 from ._training import (
     ALIModule,
     ALINet,
     FitProgressBar,
-    TensorBatches,
+    RowBatches,
     TrainingDivergedError,
 )
 from .networks import ARCHITECTURES, check_networks
@@ -128,9 +139,17 @@ class _BaseALI(BaseEstimator):
         """
         return None
 
-    def _training_data(self, x, targets):
-        """The dataset skorch trains on: rows of ``x`` with their targets."""
-        return TensorBatches(x, None if targets is None else torch.as_tensor(targets))
+    def _training_data(self, X, targets):
+        """The dataset skorch trains on: raw rows of X with their targets.
+
+        Rows are read per batch, in X's dtype, and scaled by the net where
+        the batch lands: X is never copied whole.
+        """
+        return RowBatches(
+            X,
+            None if targets is None else torch.as_tensor(targets),
+            shape=self._network_input_shape(),
+        )
 
     def _fit_new(self, X, y=None, *, epochs, **target_options):
         """Initialise everything from X and train; a failure leaves self as it was."""
@@ -141,14 +160,14 @@ class _BaseALI(BaseEstimator):
             self.image_shape_ = self._resolve_image_shape(image_shape, X.shape[1])
             self._input_ndim_ = 2 if image_shape is None else 4
             self.architecture_ = self._resolve_architecture()
-            targets = self._encode_targets(y, len(X), reset=True, **target_options)
-            self._fit_scaling(X)
+            targets = self._encode_targets(y, X.shape[0], reset=True, **target_options)
+            self._fit_scaling(X)  # also checks, in one pass, that X is finite
             self.device_ = self._resolve_device()
-            self._check_validation_split(len(X))
+            self._check_validation_split(X.shape[0])
             self._seed_ = int(
                 check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
             )
-            data = self._training_data(self._to_network_input(X), targets)
+            data = self._training_data(X, targets)
             cuda = torch.device(self.device_).type == "cuda"
             with _seeded_torch(self._seed_, self.device_):
                 net = self._make_net(*self._build_networks(), cuda=cuda)
@@ -178,16 +197,17 @@ class _BaseALI(BaseEstimator):
                 "(warm_start=False) to change them."
             )
         X, _ = self._validate_X(X, reset=False)
-        targets = self._encode_targets(y, len(X), reset=False)
+        targets = self._encode_targets(y, X.shape[0], reset=False)
+        check_scaled_range(X, *self._scaling())
         device = self._resolve_device()
-        self._check_validation_split(len(X))
+        self._check_validation_split(X.shape[0])
         net = self.net_
         saved = self._fitted_state()
         backup = net.snapshot()
         epochs_before, device_before = len(net.history), net.device
         # A different seed for every continuation, reproducible from the first.
         seed = (self._seed_ + 7919 * len(net.history)) % np.iinfo(np.int32).max
-        data = self._training_data(self._to_network_input(X), targets)
+        data = self._training_data(X, targets)
         cuda = torch.device(device).type == "cuda"
         try:
             self.device_ = device
@@ -479,6 +499,7 @@ class _BaseALI(BaseEstimator):
             "channels_last": cuda and len(self._network_input_shape()) == 3,
             "max_epochs": self.max_epochs,
             "batch_size": self.batch_size,
+            "scaling": self._scaling(),
             "device": self.device_,
             "verbose": self.verbose,
             "train_split": None,
@@ -511,27 +532,38 @@ class _BaseALI(BaseEstimator):
     # -- private helpers ----------------------------------------------------
 
     def _validate_X(self, X, *, reset):
-        """Validate X; return a 2-D array and the image shape of 4-D input."""
+        """Validate X; return it 2-D, or 4-D if lazy, and the image shape of 4-D input.
+
+        In-memory X is checked by scikit-learn's ``validate_data`` (a memmap
+        is not copied); an array-like read in chunks (see
+        ``is_lazy_array``) has its shape and dtype checked here and its
+        values in the streaming passes that read it.
+        """
+        lazy = is_lazy_array(X)
         image_shape = None
-        ndim = getattr(X, "ndim", None)
+        ndim = len(X.shape) if lazy else getattr(X, "ndim", None)
         if ndim is not None and ndim > 2 and not hasattr(X, "tocsr"):
             if ndim != 4:
                 raise ValueError(
                     f"X has {ndim} dimensions; expected (n_samples, n_features) or "
                     "(n_samples, channels, height, width)."
                 )
-            X = np.asarray(X)
-            image_shape = X.shape[1:]
+            if not lazy:
+                X = np.asarray(X)
+            image_shape = tuple(int(s) for s in X.shape[1:])
             fitted_shape = getattr(self, "image_shape_", None)
-            if not reset and fitted_shape and tuple(image_shape) != fitted_shape:
+            if not reset and fitted_shape and image_shape != fitted_shape:
                 raise ValueError(
-                    f"X has image shape {tuple(image_shape)}, but "
+                    f"X has image shape {image_shape}, but "
                     f"{type(self).__name__} was fitted on images of shape "
                     f"{fitted_shape}."
                 )
-            # Not reshape(len(X), -1): numpy cannot infer -1 for 0 samples,
-            # and validate_data below names the empty input clearly.
-            X = X.reshape(len(X), math.prod(X.shape[1:]))
+            if not lazy:
+                # Not reshape(len(X), -1): numpy cannot infer -1 for 0
+                # samples, and validate_data below names the empty input.
+                X = X.reshape(len(X), math.prod(X.shape[1:]))
+        if lazy:
+            return self._validate_lazy_X(X, reset=reset), image_shape
         X = validate_data(
             self,
             X,
@@ -543,6 +575,53 @@ class _BaseALI(BaseEstimator):
             raise ValueError(f"X must hold numbers; got dtype {X.dtype}.")
         return X, image_shape
 
+    def _validate_lazy_X(self, X, *, reset):
+        """What ``validate_data`` checks, but the values, of a lazy array-like."""
+        name = type(self).__name__
+        shape = tuple(X.shape)
+        if len(shape) not in (2, 4):
+            raise ValueError(
+                f"X has {len(shape)} dimensions; expected (n_samples, n_features) "
+                "or (n_samples, channels, height, width)."
+            )
+        if any(not isinstance(s, Integral) for s in shape):
+            raise ValueError(
+                f"X has shape {shape}, of unknown size: compute the chunk sizes "
+                "first (dask: X.compute_chunk_sizes())."
+            )
+        dtype = np.dtype(X.dtype)
+        if dtype.kind not in "fiub":
+            raise ValueError(f"X must hold numbers; got dtype {dtype}.")
+        n_samples, n_features = shape[0], math.prod(shape[1:])
+        minimum = 2 if reset else 1
+        if n_samples < minimum:
+            raise ValueError(
+                f"Found array with {n_samples} sample(s) (shape={shape}) while a "
+                f"minimum of {minimum} is required by {name}."
+            )
+        if n_features < 1:
+            raise ValueError(
+                f"Found array with 0 feature(s) (shape={shape}) while a minimum "
+                f"of 1 is required by {name}."
+            )
+        if reset:
+            self.n_features_in_ = n_features
+            vars(self).pop("feature_names_in_", None)
+        else:
+            if n_features != self.n_features_in_:
+                raise ValueError(
+                    f"X has {n_features} features, but {name} is expecting "
+                    f"{self.n_features_in_} features as input."
+                )
+            if hasattr(self, "feature_names_in_"):
+                warnings.warn(
+                    f"X does not have valid feature names, but {name} was fitted "
+                    "with feature names",
+                    UserWarning,
+                    stacklevel=3,
+                )
+        return X
+
     def _network_input_shape(self):
         """The encoder's input shape, without the batch dimension."""
         if self.architecture_ == "mlp" or self.image_shape_ is None:
@@ -553,13 +632,34 @@ class _BaseALI(BaseEstimator):
         return next(self.net_.encoder_.parameters()).device
 
     def _to_network_input(self, X, device="cpu"):
-        """Scale X, rows or (n, C, H, W) images, into a network-shaped tensor."""
-        x = torch.empty((len(X), self.n_features_in_), dtype=torch.float32)
-        scaling = self._scaling()
-        for start in range(0, len(X), _INFERENCE_BATCH):
-            stop = start + _INFERENCE_BATCH
-            _scale_into(X[start:stop].reshape(-1, x.shape[1]), x[start:stop], *scaling)
-        return x.to(device).reshape(len(x), *self._network_input_shape())
+        """Scale X, rows or (n, C, H, W) images, into one network-shaped tensor.
+
+        The whole of X, for benchmarks and diagnostics; fit and transform
+        read X per batch instead.
+        """
+        batches = [
+            self._network_batch(read_rows(X, slice(i, i + _INFERENCE_BATCH)), "cpu")
+            for i in range(0, X.shape[0], _INFERENCE_BATCH)
+        ]
+        return torch.cat(batches).to(device)
+
+    def _network_batch(self, rows, device, scaling=None, first_row=0):
+        """Raw rows of X (numpy) as a scaled, network-shaped batch on ``device``.
+
+        The rows travel in their own dtype (integer pixels as integers) and
+        are scaled there. Raises ValueError where the fitted scaling takes a
+        value beyond float32's range.
+        """
+        shift, factor = scaling or self._scaling()
+        x = to_torch_rows(rows).to(device).reshape(len(rows), -1)
+        x = scale_batch(x, shift.to(device), factor.to(device))
+        # A sum is the cheapest pass that sees an inf (it costs a tenth of a
+        # small model's transform less than isfinite); only a non-finite sum,
+        # of huge but finite values too, needs the exact check.
+        if not math.isfinite(x.sum()) and not torch.isfinite(x).all():
+            check_finite(rows, first_row)
+            raise ValueError(FLOAT32_OVERFLOW)
+        return x.reshape(len(rows), *self._network_input_shape())
 
     def _scaling(self):
         """(shift, factor) tensors with x_scaled = shift + x * factor."""
@@ -578,24 +678,19 @@ class _BaseALI(BaseEstimator):
     def _batched_encode(self, X, fn, condition=None):
         """``fn(x, noise)`` over batches of X, or ``fn(x, noise, c)`` with the
         matching rows ``c`` of a ``condition`` tensor."""
-        out_dtype = X.dtype if X.dtype in (np.float32, np.float64) else np.float64
+        out_dtype = _feature_dtype(X)
         device = self._module_device()
-        shape = self._network_input_shape()
-        scaling = self._scaling()
+        scaling = tuple(t.to(device) for t in self._scaling())
         self.net_.encoder_.eval()
-        # One staging buffer for all batches keeps transform's memory flat in n.
-        buffer = torch.empty(
-            (min(len(X), _INFERENCE_BATCH), self.n_features_in_), dtype=torch.float32
-        )
         out = None  # allocated once the first batch gives the width
         # features="sample" draws its noise from random_state, not torch's RNG.
         sample = getattr(self, "features", None) == "sample"  # not every model has it
         rng = check_random_state(self.random_state) if sample else None
+        n_samples = X.shape[0]
         with torch.inference_mode():
-            for start in range(0, len(X), _INFERENCE_BATCH):
-                chunk = X[start : start + _INFERENCE_BATCH]
-                x = _scale_into(chunk, buffer[: len(chunk)], *scaling)
-                x = x.to(device).reshape(len(x), *shape)
+            for start in range(0, n_samples, _INFERENCE_BATCH):
+                rows = read_rows(X, slice(start, start + _INFERENCE_BATCH))
+                x = self._network_batch(rows, device, scaling, first_row=start)
                 noise = None
                 if rng is not None:
                     noise = rng.standard_normal((len(x), self.n_components_))
@@ -606,9 +701,41 @@ class _BaseALI(BaseEstimator):
                     args += (c.to(device),)
                 features = fn(*args).float().cpu().numpy()
                 if out is None:
-                    out = np.empty((len(X), features.shape[1]), dtype=out_dtype)
+                    out = np.empty((n_samples, features.shape[1]), dtype=out_dtype)
                 out[start : start + len(x)] = features
         return out
+
+    def _over_dask_blocks(self, method, X, *others, n_outputs, dtype):
+        """``method(X_block, *other_blocks)`` over X's blocks of rows, lazily.
+
+        For X a dask array: the result is a dask array whose blocks a
+        cluster's workers compute in parallel, each with its own copy of this
+        fitted model. ``others`` (say, conditions) are split as X's rows;
+        ``n_outputs`` None gives a 1-D result.
+        """
+        import dask.array as da
+
+        self._validate_X(X, reset=False)  # shape and dtype now, values per block
+        # Blocks of whole rows: row axis "r", the other axes in one block each.
+        arrays = []
+        for i, array in enumerate((X, *others)):
+            array = da.asarray(array)
+            array = array.rechunk((X.chunks[0], *(-1,) * (array.ndim - 1)))
+            arrays += [array, "r" + "abcdefghijkl"[4 * i : 4 * i + array.ndim - 1]]
+        if n_outputs is None:
+            out_index, new_axes, meta = "r", {}, np.empty((0,), dtype)
+        else:
+            out_index, new_axes = "rz", {"z": n_outputs}
+            meta = np.empty((0, n_outputs), dtype)
+        return da.blockwise(
+            method,
+            out_index,
+            *arrays,
+            new_axes=new_axes,
+            concatenate=True,
+            dtype=dtype,
+            meta=meta,
+        )
 
     def _decode(self, Z, condition=None):
         """G_x(z), or G_x(z, c) given rows of a ``condition`` tensor, in X's units."""
@@ -850,6 +977,12 @@ _NUMERIC_PARAMS = (
     "dropout",
     "reconstruction_weight",
 )
+
+
+def _feature_dtype(X):
+    """The dtype of features of X: X's float dtype, float64 for integers."""
+    dtype = np.dtype(X.dtype)
+    return dtype if dtype in (np.float32, np.float64) else np.dtype(np.float64)
 
 
 def _is_number(value, kind):

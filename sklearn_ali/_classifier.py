@@ -13,7 +13,8 @@ from sklearn.base import (
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 
-from ._base import _BaseALI
+from ._base import _BaseALI, _feature_dtype
+from ._scaling import is_dask_array
 from ._training import LabelledHoldOut, SemiSupervisedNet, class_logits
 
 # The label of unlabelled rows, scikit-learn's semi-supervised convention.
@@ -443,6 +444,10 @@ class ALIClassifier(
         proba : ndarray of shape (n_samples, n_classes)
             Probabilities of the classes of ``classes_``, in that order.
         """
+        if is_dask_array(X):
+            return self._over_dask_blocks(
+                self.predict_proba, X, n_outputs=len(self.classes_), dtype=np.float64
+            )
         return softmax(self._class_logits(X), axis=1)
 
     def predict_log_proba(self, X):
@@ -457,6 +462,13 @@ class ALIClassifier(
         -------
         log_proba : ndarray of shape (n_samples, n_classes)
         """
+        if is_dask_array(X):
+            return self._over_dask_blocks(
+                self.predict_log_proba,
+                X,
+                n_outputs=len(self.classes_),
+                dtype=np.float64,
+            )
         return log_softmax(self._class_logits(X), axis=1)
 
     def predict(self, X):
@@ -472,6 +484,11 @@ class ALIClassifier(
         y_pred : ndarray of shape (n_samples,)
             Labels from ``classes_``.
         """
+        if is_dask_array(X):
+            check_is_fitted(self)
+            return self._over_dask_blocks(
+                self.predict, X, n_outputs=None, dtype=self.classes_.dtype
+            )
         logits = self._class_logits(X)  # checks that the model is fitted
         return self.classes_[np.argmax(logits, axis=1)]
 
@@ -483,14 +500,23 @@ class ALIClassifier(
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features) or (n_samples, C, H, W)
-            Data shaped as in ``fit``.
+            Data shaped as in ``fit``: in memory, a memmap, an h5py or zarr
+            dataset (read in batches) or a dask array.
 
         Returns
         -------
-        X_new : ndarray of shape (n_samples, n_features_out)
-            Encoder features, in X's float dtype (float64 for integer input).
+        X_new : ndarray or dask array of shape (n_samples, n_features_out)
+            Encoder features, in X's float dtype (float64 for integer input);
+            a dask array, computed block by block, for a dask X.
         """
         check_is_fitted(self)
+        if is_dask_array(X):
+            return self._over_dask_blocks(
+                self.transform,
+                X,
+                n_outputs=self._n_features_out,
+                dtype=_feature_dtype(X),
+            )
         X, _ = self._validate_X(X, reset=False)
         return self._batched_encode(X, self._encode_batch)
 
@@ -507,6 +533,10 @@ class ALIClassifier(
         Z : ndarray of shape (n_samples, n_components)
         """
         check_is_fitted(self)
+        if is_dask_array(X):
+            return self._over_dask_blocks(
+                self.encode, X, n_outputs=self.n_components_, dtype=_feature_dtype(X)
+            )
         X, _ = self._validate_X(X, reset=False)
         return self._batched_encode(X, lambda x, noise: self.net_.encoder_.mean(x))
 

@@ -9,7 +9,8 @@ from sklearn.utils import check_array, check_random_state
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 
-from ._base import _BaseALI, _is_number
+from ._base import _BaseALI, _feature_dtype, _is_number
+from ._scaling import is_dask_array
 from ._training import ConditionalNet
 from .networks import build_conditional, check_networks
 
@@ -363,8 +364,12 @@ class ConditionalALI(_BaseALI):
         Z : ndarray of shape (n_samples, n_components)
         """
         check_is_fitted(self)
+        if is_dask_array(X):
+            return self._over_dask_blocks(
+                self.encode, X, y, n_outputs=self.n_components_, dtype=_feature_dtype(X)
+            )
         X, _ = self._validate_X(X, reset=False)
-        conditions = self._encode_targets(y, len(X), reset=False)
+        conditions = self._encode_targets(y, X.shape[0], reset=False)
         encoder = self.net_.encoder_
         return self._batched_encode(
             X, lambda x, noise, c: encoder.mean(x, c), condition=conditions

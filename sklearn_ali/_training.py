@@ -35,8 +35,10 @@ from skorch.callbacks import (
     PassthroughScoring,
     PrintLog,
 )
+from skorch.utils import to_tensor
 from torch.utils.data import BatchSampler, DataLoader, RandomSampler, SequentialSampler
 
+from ._scaling import read_rows, scale_batch, to_torch_rows
 from .objectives import (
     ALI_DIAGNOSTICS,
     SEMI_SUPERVISED_DIAGNOSTICS,
@@ -83,25 +85,38 @@ class ALIModule(torch.nn.Module):
         ]
 
 
-class TensorBatches(torch.utils.data.Dataset):
-    """A dataset indexed by *lists* of rows, so one batch is one tensor gather.
+class RowBatches(torch.utils.data.Dataset):
+    """A dataset indexed by *lists* of rows, so that a batch is one read.
 
     Per-sample ``__getitem__`` plus collation costs more than a small network's
-    forward pass on the CPU; gathering whole batches keeps skorch's loop as fast
-    as a hand-written one. ``X`` and ``y`` (None: no targets) are what skorch's
-    ``data_from_dataset`` reads, e.g. for ``EpochScoring``.
+    forward pass on the CPU; reading whole batches keeps skorch's loop as fast
+    as a hand-written one.
+
+    ``X`` is a tensor, a numpy array (a memmap too) or an array-like read in
+    chunks (h5py, zarr, dask; see ``sklearn_ali._scaling.read_rows``); rows
+    come out as tensors in X's own dtype, integer pixels as integers, shaped
+    ``(len(idx), *shape)``, and the net scales them where they land. ``X``
+    and ``y`` (None: no targets) are what skorch's ``data_from_dataset``
+    reads, e.g. for ``EpochScoring``.
     """
 
-    def __init__(self, X, y=None):
+    def __init__(self, X, y=None, *, shape=None):
         self.X = X
         self.y = y
+        self.shape = shape
 
     def __len__(self):
-        return len(self.X)
+        return self.X.shape[0]
 
     def __getitem__(self, idx):
+        if torch.is_tensor(self.X):
+            x = self.X[idx]
+        else:
+            x = to_torch_rows(read_rows(self.X, np.asarray(idx)))
+        if self.shape is not None:
+            x = x.reshape(len(x), *self.shape)
         # (X, y) batches, as skorch's callbacks unpack them.
-        return self.X[idx], None if self.y is None else self.y[idx]
+        return x, None if self.y is None else self.y[idx]
 
 
 class _EpochMeans(Callback):
@@ -276,6 +291,10 @@ class ALINet(NeuralNet):
         bf16 autocast on CUDA.
     channels_last : bool
         channels_last memory format for conv networks on CUDA.
+    scaling : (Tensor, Tensor) or None
+        ``(shift, factor)``: batches are raw data, and the networks see
+        ``shift + x * factor`` in float32, computed on the net's device.
+        None: batches are network input already.
     **kwargs
         Any other :class:`skorch.NeuralNet` argument (``lr``, ``max_epochs``,
         ``batch_size``, ``callbacks``, ``device``, ``train_split``,
@@ -295,6 +314,7 @@ class ALINet(NeuralNet):
         reconstruction_weight=0.0,
         use_amp=False,
         channels_last=False,
+        scaling=None,
         **kwargs,
     ):
         kwargs.setdefault("optimizer", torch.optim.Adam)
@@ -305,6 +325,7 @@ class ALINet(NeuralNet):
         self.reconstruction_weight = reconstruction_weight
         self.use_amp = use_amp
         self.channels_last = channels_last
+        self.scaling = scaling
         # The module and callbacks go into skorch's device-mapped pickle blob
         # beside module_ and optimizer_: objects shared between them (the
         # module is module_, an LRScheduler holds optimizer_) are pickled once,
@@ -377,7 +398,7 @@ class ALINet(NeuralNet):
         return self
 
     def get_iterator(self, dataset, training=False):
-        # Batches are index lists into TensorBatches (one gather per batch);
+        # Batches are index lists into RowBatches (one gather per batch);
         # drop_last in training: a trailing batch of one sample breaks batch
         # norm.
         batch_size = min(self.batch_size, len(dataset))
@@ -397,10 +418,26 @@ class ALINet(NeuralNet):
 
     def _prepare(self, batch):
         # Pinned host memory + non_blocking: the copy overlaps the previous step.
-        x = batch[0].to(self.device, non_blocking=True)
+        x = self._scale(batch[0].to(self.device, non_blocking=True))
         if self.channels_last and x.dim() == 4 and x.is_cuda:
             x = x.contiguous(memory_format=torch.channels_last)
         return x
+
+    def _scale(self, x):
+        """Raw data on the device -> network input (see ``scaling``)."""
+        if self.scaling is None:
+            return x
+        # A copy per device, made once: set_params(scaling=...) replaces it.
+        source, device, tensors = getattr(self, "_device_scaling", (None,) * 3)
+        if source is not self.scaling or device != x.device:
+            tensors = tuple(t.to(x.device) for t in self.scaling)
+            self._device_scaling = (self.scaling, x.device, tensors)
+        return scale_batch(x, *tensors)
+
+    def infer(self, x, **fit_params):
+        # skorch's predict/forward and scoring callbacks hand raw data here.
+        x = self._scale(to_tensor(x, device=self.device))
+        return super().infer(x, **fit_params)
 
     def _prepare_targets(self, batch):
         # Targets of the subclasses' games: class indices or conditions.
@@ -575,6 +612,8 @@ class ALINet(NeuralNet):
         # after unpickling (warm_start, partial_fit) restarts the moments;
         # sklearn_ali.io.dump(include_optimizer=True) or skorch's Checkpoint
         # keep them.
+        # The device copy of the scaling is remade where the net is used.
+        self.__dict__.pop("_device_scaling", None)
         optimizer = self.__dict__.get("optimizer_")
         if optimizer is None or not optimizer.state:
             return super().__getstate__()
@@ -589,7 +628,7 @@ class ALINet(NeuralNet):
 
 
 def _targets_of(dataset):
-    """The (n,) target tensor of a TensorBatches or a Subset of one."""
+    """The (n,) target tensor of a RowBatches or a Subset of one."""
     if isinstance(dataset, torch.utils.data.Subset):
         return _targets_of(dataset.dataset)[torch.as_tensor(dataset.indices)]
     return dataset.y

@@ -11,7 +11,8 @@ from sklearn.base import (
 from sklearn.utils import check_array, check_random_state
 from sklearn.utils.validation import check_is_fitted
 
-from ._base import _BaseALI, _is_number
+from ._base import _BaseALI, _feature_dtype, _is_number
+from ._scaling import is_dask_array
 
 
 class ALITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, _BaseALI):
@@ -332,14 +333,23 @@ class ALITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, _BaseALI
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features) or (n_samples, C, H, W)
-            Data shaped as in ``fit``.
+            Data shaped as in ``fit``: in memory, a memmap, an h5py or zarr
+            dataset (read in batches) or a dask array.
 
         Returns
         -------
-        X_new : ndarray of shape (n_samples, n_features_out)
-            Encoder features, in X's float dtype (float64 for integer input).
+        X_new : ndarray or dask array of shape (n_samples, n_features_out)
+            Encoder features, in X's float dtype (float64 for integer input);
+            a dask array, computed block by block, for a dask X.
         """
         check_is_fitted(self)
+        if is_dask_array(X):
+            return self._over_dask_blocks(
+                self.transform,
+                X,
+                n_outputs=self._n_features_out,
+                dtype=_feature_dtype(X),
+            )
         X, _ = self._validate_X(X, reset=False)
         return self._batched_encode(X, self._encode_batch)
 
@@ -356,6 +366,10 @@ class ALITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, _BaseALI
         Z : ndarray of shape (n_samples, n_components)
         """
         check_is_fitted(self)
+        if is_dask_array(X):
+            return self._over_dask_blocks(
+                self.encode, X, n_outputs=self.n_components_, dtype=_feature_dtype(X)
+            )
         X, _ = self._validate_X(X, reset=False)
         return self._batched_encode(X, lambda x, noise: self.net_.encoder_.mean(x))
 

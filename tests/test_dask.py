@@ -68,3 +68,24 @@ def test_grid_search_on_dask_backend(client, digits_rows):
     np.testing.assert_allclose(
         results["mean_test_score"], local.cv_results_["mean_test_score"]
     )
+
+
+def test_transform_of_a_dask_array_runs_on_the_workers(client, digits_rows):
+    """A fitted model maps over a cluster's blocks: each worker encodes its own."""
+    da = pytest.importorskip("dask.array")
+    X, _ = digits_rows
+    ali = ALITransformer(max_epochs=1, hidden_layer_sizes=(16,), random_state=0)
+    ali.fit(X)
+    X_cluster = client.persist(da.from_array(X, chunks=(40, 64)))
+
+    features = ali.transform(X_cluster)
+    assert isinstance(features, da.Array)
+    assert features.numblocks == (3, 1)
+    with distributed.get_task_stream(client) as tasks:
+        result = features.compute()
+    np.testing.assert_array_equal(result, ali.transform(X))
+    # The three blocks were encoded by the cluster's worker processes.
+    workers = client.scheduler_info()["workers"]
+    blocks = [t for t in tasks.data if "transform" in str(t["key"])]
+    assert len(blocks) == 3
+    assert {t["worker"] for t in blocks} <= set(workers)

@@ -8,7 +8,7 @@ import torch
 from skorch.callbacks import Callback
 
 from sklearn_ali import ALINet, ALITransformer, TrainingDivergedError
-from sklearn_ali._training import BATCH_KEYS, ALIModule, TensorBatches
+from sklearn_ali._training import BATCH_KEYS, ALIModule, RowBatches
 from sklearn_ali.networks import SpectralNorm, build_mlp
 from sklearn_ali.objectives import ali_losses
 
@@ -122,7 +122,7 @@ def test_train_step_moves_each_player_against_the_other():
 
 def test_fit_on_tensor_batches_records_history():
     net = _net(lr=1e-3)
-    net.fit(TensorBatches(torch.randn(30, 6)), None)
+    net.fit(RowBatches(torch.randn(30, 6)), None)
     assert len(net.history) == 2
     assert len(net.history[-1, "batches"]) == 3
     assert np.isfinite(net.history[-1, "d_loss"])
