@@ -24,6 +24,7 @@ from skorch.callbacks import Callback, EpochScoring, PrintLog
 from skorch.dataset import ValidSplit
 from skorch.history import History
 
+from . import _distributed
 from ._scaling import (
     FLOAT32_OVERFLOW,
     _fit_scaling,
@@ -78,6 +79,7 @@ class _BaseALI(BaseEstimator):
         "reconstruction_weight": [Interval(Real, 0, None, closed="left")],
         "device": [str, torch.device],
         "keep_on_device": ["boolean"],
+        "distributed": [StrOptions({"auto"}), "boolean"],
         "validation_fraction": [Interval(Real, 0, 1, closed="left")],
         "warm_start": ["boolean"],
         "callbacks": [list, None],
@@ -163,13 +165,13 @@ class _BaseALI(BaseEstimator):
             targets = self._encode_targets(y, X.shape[0], reset=True, **target_options)
             self._fit_scaling(X)  # also checks, in one pass, that X is finite
             self.device_ = self._resolve_device()
+            rank = self._join_data_parallel()
             self._check_validation_split(X.shape[0])
-            self._seed_ = int(
-                check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
-            )
+            seed = check_random_state(self.random_state).randint(_SEED_BOUND)
+            self._seed_ = self._same_on_all_ranks(int(seed))
             data = self._training_data(X, targets)
             cuda = torch.device(self.device_).type == "cuda"
-            with _seeded_torch(self._seed_, self.device_):
+            with _seeded_torch(_rank_seed(self._seed_, rank), self.device_):
                 net = self._make_net(*self._build_networks(), cuda=cuda)
                 self._structure_ = self._structure()
                 self.net_ = net
@@ -199,19 +201,20 @@ class _BaseALI(BaseEstimator):
         X, _ = self._validate_X(X, reset=False)
         targets = self._encode_targets(y, X.shape[0], reset=False)
         check_scaled_range(X, *self._scaling())
-        device = self._resolve_device()
-        self._check_validation_split(X.shape[0])
         net = self.net_
         saved = self._fitted_state()
         backup = net.snapshot()
         epochs_before, device_before = len(net.history), net.device
         # A different seed for every continuation, reproducible from the first.
-        seed = (self._seed_ + 7919 * len(net.history)) % np.iinfo(np.int32).max
+        seed = (self._seed_ + 7919 * len(net.history)) % _SEED_BOUND
         data = self._training_data(X, targets)
-        cuda = torch.device(device).type == "cuda"
         try:
-            self.device_ = device
-            with _seeded_torch(seed, device):
+            self.device_ = self._resolve_device()
+            rank = self._join_data_parallel()
+            self._check_validation_split(X.shape[0])
+            device = self.device_
+            cuda = torch.device(device).type == "cuda"
+            with _seeded_torch(_rank_seed(seed, rank), device):
                 net.set_params(**self._net_settings(cuda=cuda, seed=seed))
                 net.initialize_callbacks()
                 net.move_to(device)
@@ -227,6 +230,43 @@ class _BaseALI(BaseEstimator):
             self._restore_fitted_state(saved)
             raise
         return self
+
+    def _join_data_parallel(self):
+        """Join torchrun's process group (see ``distributed``); this rank.
+
+        On CUDA under torchrun, ``device_`` becomes this process's GPU,
+        cuda:LOCAL_RANK, unless ``device`` named one.
+        """
+        if self.distributed is False:
+            return 0
+        device = torch.device(self.device_)
+        if (
+            device.type == "cuda"
+            and device.index is None
+            and _distributed.launched_world_size() > 1
+        ):
+            self.device_ = str(_distributed.local_device("cuda"))
+        rank, world = _distributed.join_process_group(self.device_)
+        if self.distributed is True and world == 1:
+            raise ValueError(
+                "distributed=True, but this process is alone: launch the script "
+                "with torchrun --nproc_per_node N (or initialise a "
+                "torch.distributed process group of several processes), or "
+                'set distributed="auto".'
+            )
+        return rank
+
+    def _data_parallel_world(self):
+        """(rank, world_size) this estimator trains over."""
+        if self.distributed is False:
+            return 0, 1
+        return _distributed.active_world()
+
+    def _same_on_all_ranks(self, value):
+        """Rank 0's ``value`` on every rank of a data-parallel fit."""
+        if self._data_parallel_world()[1] == 1:
+            return value
+        return _distributed.broadcast_object(value)
 
     def _train(self, net, data, epochs):
         net.epochs_planned_ = epochs
@@ -491,6 +531,8 @@ class _BaseALI(BaseEstimator):
     def _net_settings(self, *, cuda, seed):
         """ALINet's settings from this estimator's hyperparameters."""
         callbacks = [copy.deepcopy(cb) for cb in self.callbacks or []]
+        rank, world = self._data_parallel_world()
+        verbose = self.verbose if rank == 0 else 0  # rank 0 speaks for all
         settings = {
             "lr": self.learning_rate,
             "optimizer__betas": tuple(self.betas),
@@ -501,14 +543,15 @@ class _BaseALI(BaseEstimator):
             "batch_size": self.batch_size,
             "scaling": self._scaling(),
             "device": self.device_,
-            "verbose": self.verbose,
+            "distributed": world > 1,
+            "verbose": verbose,
             "train_split": None,
             # verbose=1 is one bar with the losses; verbose>=2 a table per epoch.
             "callbacks__print_log": None
-            if self.verbose == 1
+            if verbose == 1
             else PrintLog(keys_ignored=["train_batch_count", "valid_batch_count"]),
         }
-        if self.verbose == 1:
+        if verbose == 1:
             callbacks.append(("progress_bar", FitProgressBar()))
         settings["callbacks"] = callbacks
         if self.discriminator_learning_rate is not None:
@@ -964,6 +1007,14 @@ class _BaseALI(BaseEstimator):
                 and all(isinstance(s, str) for s in names),
                 f"an object array of {n} strings",
             )
+
+
+_SEED_BOUND = np.iinfo(np.int32).max
+
+
+def _rank_seed(seed, rank):
+    """torch's seed on ``rank``: the noise of each rank's share must differ."""
+    return seed if rank == 0 else (seed + 104729 * rank) % _SEED_BOUND
 
 
 # Numeric hyperparameters checked against bools beyond their constraints.

@@ -129,6 +129,10 @@ class ALIClassifier(
     keep_on_device : bool, default=False
         Keep the trained networks on ``device`` after ``fit``.
 
+    distributed : "auto" or bool, default="auto"
+        Data-parallel training over the processes ``torchrun`` launched, as
+        in ``ALITransformer``; False trains in this process alone.
+
     validation_fraction : float, default=0.0
         Fraction of the *labelled* rows held out (at random, seeded by
         ``random_state``; unlabelled rows all stay in training) to score
@@ -249,6 +253,7 @@ class ALIClassifier(
         reconstruction_weight=10.0,
         device="auto",
         keep_on_device=False,
+        distributed="auto",
         validation_fraction=0.0,
         warm_start=False,
         callbacks=None,
@@ -272,6 +277,7 @@ class ALIClassifier(
         self.reconstruction_weight = reconstruction_weight
         self.device = device
         self.keep_on_device = keep_on_device
+        self.distributed = distributed
         self.validation_fraction = validation_fraction
         self.warm_start = warm_start
         self.callbacks = callbacks

@@ -94,6 +94,10 @@ class ConditionalALI(_BaseALI):
     keep_on_device : bool, default=False
         Keep the trained networks on ``device`` after ``fit``.
 
+    distributed : "auto" or bool, default="auto"
+        Data-parallel training over the processes ``torchrun`` launched, as
+        in ``ALITransformer``; False trains in this process alone.
+
     validation_fraction : float, default=0.0
         Fraction of rows held out to score each epoch: ``valid_loss`` is
         their reconstruction error given their conditions.
@@ -202,6 +206,7 @@ class ConditionalALI(_BaseALI):
         reconstruction_weight=10.0,
         device="auto",
         keep_on_device=False,
+        distributed="auto",
         validation_fraction=0.0,
         warm_start=False,
         callbacks=None,
@@ -224,6 +229,7 @@ class ConditionalALI(_BaseALI):
         self.reconstruction_weight = reconstruction_weight
         self.device = device
         self.keep_on_device = keep_on_device
+        self.distributed = distributed
         self.validation_fraction = validation_fraction
         self.warm_start = warm_start
         self.callbacks = callbacks

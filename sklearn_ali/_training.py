@@ -21,6 +21,7 @@ points (``docs/user/customization.rst``):
   the ``valid_loss`` that ``EarlyStopping`` and ``Checkpoint`` monitor.
 """
 
+import gc
 import math
 import warnings
 from collections import defaultdict
@@ -36,8 +37,9 @@ from skorch.callbacks import (
     PrintLog,
 )
 from skorch.utils import to_tensor
-from torch.utils.data import BatchSampler, DataLoader, RandomSampler, SequentialSampler
+from torch.utils.data import BatchSampler, DataLoader, SequentialSampler
 
+from . import _distributed
 from ._scaling import read_rows, scale_batch, to_torch_rows
 from .objectives import (
     ALI_DIAGNOSTICS,
@@ -267,6 +269,42 @@ class FitProgressBar(Callback):
         return state
 
 
+class _RandomBatches(torch.utils.data.Sampler):
+    """Random batches of ``batch_size`` rows, each row once an epoch (drop_last).
+
+    The order is ``RandomSampler``'s + ``BatchSampler(drop_last=True)``'s:
+    a permutation from a generator seeded by ``generator`` (torch's global
+    RNG when None). With ``shard=(rank, world)``, a batch is rank's equal
+    share, ``batch_size // world`` rows, of the batch all ranks draw alike.
+    """
+
+    def __init__(self, n_samples, batch_size, generator=None, shard=(0, 1)):
+        self.n_samples = n_samples
+        self.batch_size = batch_size
+        self.generator = generator
+        self.shard = shard
+
+    def __len__(self):
+        return self.n_samples // self.batch_size
+
+    def __iter__(self):
+        order = torch.randperm(
+            self.n_samples, generator=_permutation_rng(self.generator)
+        )
+        order = order.tolist()
+        rank, world = self.shard
+        share = self.batch_size // world
+        for start in range(0, len(self) * self.batch_size, self.batch_size):
+            yield order[start + rank * share : start + (rank + 1) * share]
+
+
+def _permutation_rng(generator):
+    """A generator seeded from ``generator`` (None: the global RNG), as
+    ``RandomSampler`` seeds its own."""
+    seed = int(torch.empty((), dtype=torch.int64).random_(generator=generator))
+    return torch.Generator().manual_seed(seed)
+
+
 def _discriminator_setter(net, param, value):
     """``optimizer_d__<key>=value`` sets ``key`` in D's parameter groups."""
     key = param[len("optimizer_d__") :]
@@ -295,6 +333,13 @@ class ALINet(NeuralNet):
         ``(shift, factor)``: batches are raw data, and the networks see
         ``shift + x * factor`` in float32, computed on the net's device.
         None: batches are network input already.
+    distributed : bool
+        Train data-parallel over the default ``torch.distributed`` process
+        group when it has more than one process (see
+        ``sklearn_ali._distributed``): each rank trains on an equal share of
+        every batch, ``batch_size`` rows in all (the ``batch_size % world``
+        rows left over are skipped for that step), DDP averages the
+        gradients and the history records the ranks' means.
     **kwargs
         Any other :class:`skorch.NeuralNet` argument (``lr``, ``max_epochs``,
         ``batch_size``, ``callbacks``, ``device``, ``train_split``,
@@ -315,6 +360,7 @@ class ALINet(NeuralNet):
         use_amp=False,
         channels_last=False,
         scaling=None,
+        distributed=False,
         **kwargs,
     ):
         kwargs.setdefault("optimizer", torch.optim.Adam)
@@ -326,6 +372,7 @@ class ALINet(NeuralNet):
         self.use_amp = use_amp
         self.channels_last = channels_last
         self.scaling = scaling
+        self.distributed = distributed
         # The module and callbacks go into skorch's device-mapped pickle blob
         # beside module_ and optimizer_: objects shared between them (the
         # module is module_, an LRScheduler holds optimizer_) are pickled once,
@@ -400,19 +447,27 @@ class ALINet(NeuralNet):
     def get_iterator(self, dataset, training=False):
         # Batches are index lists into RowBatches (one gather per batch);
         # drop_last in training: a trailing batch of one sample breaks batch
-        # norm.
+        # norm. Held-out rows are scored whole on every rank (the same
+        # weights give the same valid_loss everywhere).
         batch_size = min(self.batch_size, len(dataset))
-        sampler = BatchSampler(
-            RandomSampler(dataset) if training else SequentialSampler(dataset),
-            batch_size,
-            drop_last=training,
-        )
+        if training:
+            sampler = _RandomBatches(
+                len(dataset), batch_size, self._batch_generator, self._shard
+            )
+        else:
+            sampler = BatchSampler(SequentialSampler(dataset), batch_size, False)
         return DataLoader(
             dataset,
             sampler=sampler,
             batch_size=None,
             pin_memory=str(self.device).startswith("cuda"),
         )
+
+    # Single process: batch order from torch's global RNG and all of each
+    # batch; data-parallel: set for each fit_loop (see _begin_data_parallel).
+    _batch_generator = None
+    _shard = (0, 1)
+    _ddp = None
 
     # -- one batch --------------------------------------------------------
 
@@ -464,12 +519,10 @@ class ALINet(NeuralNet):
         signature) on this net's networks, criterion and cycle weight, under
         bf16 autocast on CUDA when ``use_amp``.
         """
-        module = self.module_
+        game = self._ddp or _distributed.Game(self.module_)
         with self._autocast(x):
-            return objective(
-                module.encoder,
-                module.decoder,
-                module.discriminator,
+            return game(
+                objective,
                 x,
                 *batch_tensors,
                 criterion=self.criterion_,
@@ -518,8 +571,9 @@ class ALINet(NeuralNet):
     # -- the loop ----------------------------------------------------------
 
     def fit_loop(self, X, y=None, epochs=None, **fit_params):
+        self._begin_data_parallel()
         try:
-            return super().fit_loop(X, y, epochs=epochs, **fit_params)
+            super().fit_loop(X, y, epochs=epochs, **fit_params)
         except KeyboardInterrupt:
             if any(
                 isinstance(cb, EarlyStopping) and cb.misses_ >= cb.patience
@@ -538,6 +592,43 @@ class ALINet(NeuralNet):
                 stacklevel=2,
             )
             raise
+        finally:
+            data_parallel = vars(self).pop("_ddp", None) is not None
+            vars(self).pop("_batch_generator", None)
+            vars(self).pop("_shard", None)
+            if data_parallel:
+                # DDP's reducer sits in reference cycles: collected now, it
+                # lets go of the process group and of the gradient hooks on
+                # the parameters before anything else backpropagates.
+                gc.collect()
+        if data_parallel:
+            self._end_data_parallel()
+        return self
+
+    def _begin_data_parallel(self):
+        """With ``distributed`` and a group of several ranks, wrap the game in DDP.
+
+        Every rank gets rank 0's weights (DDP's construction), the same batch
+        order (a generator seeded by rank 0) and its own share of each batch.
+        """
+        rank, world = _distributed.active_world()
+        if not self.distributed or world == 1:
+            return
+        # Held for this fit_loop only, beside skorch's registry of modules,
+        # which refuses modules set outside initialize (and would pickle it).
+        vars(self)["_ddp"] = _distributed.data_parallel_game(self.module_, self.device)
+        seed = _distributed.broadcast_object(
+            int(torch.randint(2**62, (), dtype=torch.int64))
+        )
+        self._batch_generator = torch.Generator().manual_seed(seed)
+        self._shard = (rank, world)
+
+    def _end_data_parallel(self):
+        """Every rank ends with rank 0's buffers and history (timings included)."""
+        _distributed.broadcast_buffers(self.module_)
+        self.history = type(self.history)(
+            _distributed.broadcast_object(self.history.to_list())
+        )
 
     def run_single_epoch(self, iterator, training, prefix, step_fn, **fit_params):
         # skorch's version reads each batch's loss with .item(), which on CUDA
@@ -547,6 +638,9 @@ class ALINet(NeuralNet):
         if iterator is None:
             return
         live = self.verbose or not str(self.device).startswith("cuda")
+        # Data-parallel training records the ranks' means over the whole
+        # batch, once per epoch (one all-reduce); live values are this rank's.
+        ranks = self._shard[1] if training and self._ddp is not None else 1
         pending = []
         for batch in iterator:
             self.notify("on_batch_begin", batch=batch, training=training)
@@ -554,13 +648,17 @@ class ALINet(NeuralNet):
             values = step["loss"].reshape(1).float()
             if "diagnostics" in step:
                 values = torch.cat([values, step["diagnostics"]])
+            n = len(batch[0]) * ranks
             if live:
-                self._record_batch(prefix, values.tolist(), len(batch[0]))
-            else:
-                pending.append((values, len(batch[0])))
+                self._record_batch(prefix, values.tolist(), n)
+            if not live or ranks > 1:
+                pending.append((values, n))
             self.notify("on_batch_end", batch=batch, training=training, **step)
         if pending:
-            rows = torch.stack([v for v, _ in pending]).cpu().tolist()
+            values = torch.stack([v for v, _ in pending])
+            if ranks > 1:
+                values = _distributed.average(values)
+            rows = values.cpu().tolist()
             batches = self.history[-1, "batches"]
             # The rows on_batch_begin/end opened, in order, for this phase.
             opened = batches[len(batches) - len(rows) :]
@@ -669,29 +767,39 @@ class LabelledHoldOut:
 class _LabelledBatchSampler(torch.utils.data.Sampler):
     """Random pool batches, each followed by ``n_extra`` labelled rows.
 
-    Pool batches are as ``RandomSampler`` + ``BatchSampler(drop_last=True)``
-    make them. The extra rows run through random permutations of the
-    labelled rows one after another, so each is seen equally often.
+    Pool batches are as :class:`_RandomBatches` makes them. The extra rows
+    run through random permutations of the labelled rows one after another,
+    so each is seen equally often. With ``shard=(rank, world)``, rank gets
+    its equal share of the pool rows and of the extra rows.
     """
 
-    def __init__(self, n_samples, labelled, batch_size, n_extra):
+    def __init__(
+        self, n_samples, labelled, batch_size, n_extra, generator=None, shard=(0, 1)
+    ):
         self.n_samples = n_samples
         self.labelled = labelled
         self.batch_size = batch_size
         self.n_extra = n_extra
+        self.generator = generator
+        self.shard = shard
 
     def __len__(self):
         return self.n_samples // self.batch_size
 
     def __iter__(self):
-        order = torch.randperm(self.n_samples).tolist()
+        order = torch.randperm(self.n_samples, generator=self.generator).tolist()
+        rank, world = self.shard
+        pool, extras = self.batch_size // world, self.n_extra // world
         stream = []
         for start in range(0, len(self) * self.batch_size, self.batch_size):
             while len(stream) < self.n_extra:
-                perm = torch.randperm(len(self.labelled))
+                perm = torch.randperm(len(self.labelled), generator=self.generator)
                 stream += self.labelled[perm].tolist()
             extra, stream = stream[: self.n_extra], stream[self.n_extra :]
-            yield order[start : start + self.batch_size] + extra
+            yield (
+                order[start + rank * pool : start + (rank + 1) * pool]
+                + extra[rank * extras : (rank + 1) * extras]
+            )
 
 
 class SemiSupervisedNet(ALINet):
@@ -722,8 +830,15 @@ class SemiSupervisedNet(ALINet):
         if len(labelled) == 0:
             n_extra = 0  # a warm-start epoch on unlabelled rows only
         # The objective tells pool rows from extras by this count.
-        self.pool_batch_size_ = batch_size
-        sampler = _LabelledBatchSampler(len(dataset), labelled, batch_size, n_extra)
+        self.pool_batch_size_ = batch_size // self._shard[1]
+        sampler = _LabelledBatchSampler(
+            len(dataset),
+            labelled,
+            batch_size,
+            n_extra,
+            generator=self._batch_generator,
+            shard=self._shard,
+        )
         return torch.utils.data.DataLoader(
             dataset,
             sampler=sampler,

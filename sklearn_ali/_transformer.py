@@ -119,6 +119,20 @@ class ALITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, _BaseALI
         Keep the trained networks on ``device`` after ``fit`` (faster
         ``transform`` on a GPU). By default they are moved to the CPU.
 
+    distributed : "auto" or bool, default="auto"
+        Data-parallel training over several processes (PyTorch
+        DistributedDataParallel). ``"auto"``: when the script was launched
+        by ``torchrun`` with several processes (or a ``torch.distributed``
+        process group of several ranks is initialised), ``fit`` trains one
+        model over all of them: each rank trains on its share of every
+        batch of ``batch_size`` rows, on ``cuda:LOCAL_RANK`` when
+        ``device`` is ``"auto"`` or ``"cuda"``, and every rank ends with the
+        same weights and history; only rank 0 prints. Every rank must call
+        ``fit`` alike. ``False``: train in this process alone (for fits
+        inside joblib workers under torchrun, say). ``True``: as ``"auto"``,
+        but ``fit`` raises if there is no group of several processes. See
+        "Scaling out" in the user guide.
+
     validation_fraction : float, default=0.0
         Fraction of X held out (at random, seeded by ``random_state``) to
         score each epoch: ``valid_loss`` in the history is the mean absolute
@@ -230,6 +244,7 @@ class ALITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, _BaseALI
         reconstruction_weight=10.0,
         device="auto",
         keep_on_device=False,
+        distributed="auto",
         validation_fraction=0.0,
         warm_start=False,
         callbacks=None,
@@ -253,6 +268,7 @@ class ALITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, _BaseALI
         self.reconstruction_weight = reconstruction_weight
         self.device = device
         self.keep_on_device = keep_on_device
+        self.distributed = distributed
         self.validation_fraction = validation_fraction
         self.warm_start = warm_start
         self.callbacks = callbacks

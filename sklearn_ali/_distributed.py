@@ -1,0 +1,111 @@
+"""Data-parallel training on PyTorch's DistributedDataParallel (DDP).
+
+The same script launched by ``torchrun --nproc_per_node N script.py`` trains
+one model: each process (rank) trains on its share of every batch, DDP
+all-reduces the gradients of both players, and every rank ends with the
+same weights and history. Nothing here is an engine of its own: the process
+group is ``torch.distributed``'s, launched and rendezvoused by torchrun, and
+the gradient averaging is DDP's.
+
+Why a ``Game`` module: DDP prepares its gradient all-reduce in ``forward``
+and fires it from the parameters' gradient hooks, so the whole game of a
+step (both players' losses from one pass through the three networks) is one
+call of one wrapped module. ``ALINet.train_step_single`` then runs a backward
+pass per player (``backward(inputs=...)``); between them they mark every
+parameter ready once, which is what DDP's reducer waits for.
+"""
+
+import os
+
+import torch
+import torch.distributed as dist
+from torch.nn.parallel import DistributedDataParallel
+
+
+def launched_world_size():
+    """The number of processes torchrun (or a compatible launcher) started."""
+    try:
+        return int(os.environ.get("WORLD_SIZE", "1"))
+    except ValueError:
+        return 1
+
+
+def active_world():
+    """``(rank, world_size)`` of the default process group, (0, 1) without one."""
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
+
+
+def local_device(device_type):
+    """This process's device of ``device_type`` under torchrun: cuda:LOCAL_RANK."""
+    return torch.device(device_type, int(os.environ.get("LOCAL_RANK", "0")))
+
+
+def join_process_group(device):
+    """Join the launcher's process group if there is one; ``(rank, world_size)``.
+
+    Initialised from torchrun's environment (``env://``: MASTER_ADDR,
+    MASTER_PORT, RANK, WORLD_SIZE), with NCCL for CUDA tensors and gloo for
+    CPU tensors (and for the small objects every rank agrees on).
+    """
+    if not dist.is_available():
+        return 0, 1
+    if not dist.is_initialized() and launched_world_size() > 1:
+        cuda = torch.device(device).type == "cuda"
+        if cuda:
+            torch.cuda.set_device(torch.device(device))
+        dist.init_process_group("cpu:gloo,cuda:nccl" if cuda else "gloo")
+    return active_world()
+
+
+def broadcast_object(obj, src=0):
+    """``obj`` as rank ``src`` has it, on every rank."""
+    box = [obj]
+    dist.broadcast_object_list(box, src=src)
+    return box[0]
+
+
+class Game(torch.nn.Module):
+    """The networks of ``module`` playing ``objective`` on one batch, as a call.
+
+    ``forward(objective, x, *tensors, **kwargs)`` is
+    ``objective(encoder, decoder, discriminator, x, *tensors, **kwargs)``.
+    """
+
+    def __init__(self, module):
+        super().__init__()
+        self.module = module
+
+    def forward(self, objective, x, *tensors, **kwargs):
+        m = self.module
+        return objective(m.encoder, m.decoder, m.discriminator, x, *tensors, **kwargs)
+
+
+def data_parallel_game(module, device):
+    """``Game(module)`` in DDP, whose construction gives every rank rank 0's
+    weights and buffers; by DDP's default, buffers (batch-norm statistics)
+    follow rank 0's at each step.
+    """
+    device = torch.device(device)
+    return DistributedDataParallel(
+        Game(module),
+        device_ids=[device] if device.type == "cuda" else None,
+    )
+
+
+def average(values):
+    """The mean of a tensor over the ranks (equal shares), in place."""
+    dist.all_reduce(values)
+    values /= dist.get_world_size()
+    return values
+
+
+def broadcast_buffers(module, src=0):
+    """Rank ``src``'s buffers (batch-norm statistics) on every rank.
+
+    DDP broadcasts them before each step; after the last step each rank's
+    are updated by its own share of the batch, so they are made equal again.
+    """
+    for buffer in module.buffers():
+        dist.broadcast(buffer, src=src)

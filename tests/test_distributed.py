@@ -1,0 +1,118 @@
+"""Data-parallel training: two CPU processes with gloo, launched by torchrun."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from sklearn.datasets import load_digits
+
+from sklearn_ali import ALITransformer
+from sklearn_ali._training import _LabelledBatchSampler, _RandomBatches
+
+SCRIPT = Path(__file__).parent / "scripts" / "data_parallel_fit.py"
+MODELS = ("transformer", "classifier", "conditional")
+
+
+@pytest.fixture(scope="module")
+def two_ranks(tmp_path_factory):
+    """What each of two ranks ended with, and what the launch printed."""
+    if not torch.distributed.is_available():
+        pytest.skip("torch.distributed is not available")
+    out = tmp_path_factory.mktemp("ranks")
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    launch = [sys.executable, "-m", "torch.distributed.run", "--standalone"]
+    result = subprocess.run(
+        [*launch, "--nproc_per_node", "2", str(SCRIPT), str(out)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=env,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return out, result.stdout
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_every_rank_ends_with_the_same_model(two_ranks, name):
+    out, _ = two_ranks
+    weights = [np.load(out / f"{name}-{rank}.npz") for rank in (0, 1)]
+    assert weights[0].files == weights[1].files
+    for key in weights[0].files:
+        np.testing.assert_array_equal(weights[0][key], weights[1][key], key)
+    histories = [json.loads((out / f"{name}-{r}.json").read_text()) for r in (0, 1)]
+    assert histories[0] == histories[1]
+    features = [(out / f"{name}-{r}-features.npy").read_bytes() for r in (0, 1)]
+    assert features[0] == features[1]
+    losses = [row["d_loss"] for row in histories[0]]
+    assert np.all(np.isfinite(losses))
+
+
+def test_the_history_counts_whole_batches(two_ranks):
+    out, _ = two_ranks
+    history = json.loads((out / "transformer-0.json").read_text())
+    sizes = {b["train_batch_size"] for row in history for b in row["batches"]}
+    assert sizes == {100}  # two shares of 50 rows
+
+
+def test_only_rank_0_prints_and_gradients_are_averaged(two_ranks):
+    _, stdout = two_ranks
+    # verbose=2: one table of epochs per model, from rank 0 alone.
+    assert stdout.count("train_loss") == len(MODELS)
+    assert "rank 0: gradients averaged" in stdout
+    assert "rank 1: gradients averaged" in stdout
+
+
+def test_distributed_true_needs_a_process_group():
+    X = load_digits().data[:50]
+    with pytest.raises(ValueError, match="distributed=True, but this process"):
+        ALITransformer(max_epochs=1, distributed=True).fit(X)
+    ali = ALITransformer(max_epochs=1, hidden_layer_sizes=(8,)).fit(X)
+    assert not ali.net_.distributed  # "auto" without torchrun: one process
+
+
+def test_random_batches_are_random_samplers_batches():
+    """One process draws exactly the batches skorch's usual samplers draw."""
+    n, size = 103, 10
+    torch.manual_seed(3)
+    expected = list(
+        torch.utils.data.BatchSampler(
+            torch.utils.data.RandomSampler(range(n)), size, drop_last=True
+        )
+    )
+    torch.manual_seed(3)
+    assert list(_RandomBatches(n, size)) == expected
+
+
+@pytest.mark.parametrize("world", [2, 3])
+def test_shards_split_each_batch_equally(world):
+    n, size = 100, 20
+    shards = [
+        list(_RandomBatches(n, size, torch.Generator().manual_seed(0), (r, world)))
+        for r in range(world)
+    ]
+    whole = list(_RandomBatches(n, size, torch.Generator().manual_seed(0)))
+    for step, batch in enumerate(whole):
+        parts = [shard[step] for shard in shards]
+        assert all(len(p) == size // world for p in parts)
+        assert sorted(sum(parts, [])) == sorted(batch[: world * (size // world)])
+
+    labelled = torch.arange(0, n, 7)
+    sharded = [
+        list(
+            _LabelledBatchSampler(
+                n, labelled, size, 10, torch.Generator().manual_seed(0), (r, world)
+            )
+        )
+        for r in range(world)
+    ]
+    for parts in zip(*sharded):
+        pool = [p[: size // world] for p in parts]
+        extras = [p[size // world :] for p in parts]
+        assert len(set(sum(pool, []))) == world * (size // world)
+        assert all(len(e) == 10 // world for e in extras)
+        assert set(sum(extras, [])) <= set(labelled.tolist())
