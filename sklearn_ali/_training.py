@@ -23,6 +23,8 @@ points (``docs/user/customization.rst``):
 
 import gc
 import math
+import queue
+import threading
 import warnings
 from collections import defaultdict
 
@@ -288,14 +290,118 @@ class _RandomBatches(torch.utils.data.Sampler):
         return self.n_samples // self.batch_size
 
     def __iter__(self):
-        order = torch.randperm(
-            self.n_samples, generator=_permutation_rng(self.generator)
-        )
-        order = order.tolist()
+        rng = _permutation_rng(self.generator)
+        order = torch.randperm(self.n_samples, generator=rng).tolist()
         rank, world = self.shard
         share = self.batch_size // world
         for start in range(0, len(self) * self.batch_size, self.batch_size):
             yield order[start + rank * share : start + (rank + 1) * share]
+
+
+class _ResidentBatches:
+    """Batches gathered on the device from data resident there.
+
+    The epoch's index lists come from ``sampler`` and go to the device in
+    one copy (from pinned memory, not waiting for the device), so that each
+    step launches a gather and no host-to-device copy.
+    """
+
+    def __init__(self, x, y, rows, sampler):
+        self.x, self.y, self.rows, self.sampler = x, y, rows, sampler
+
+    def __len__(self):
+        return len(self.sampler)
+
+    def __iter__(self):
+        # The draw a DataLoader's iterator makes for its workers' seeds: the
+        # random stream, and so the model, stay as when reading on the host.
+        torch.empty((), dtype=torch.int64).random_()
+        batches = list(self.sampler)
+        flat = torch.tensor([i for batch in batches for i in batch], dtype=torch.int64)
+        if self.x.is_cuda:
+            flat = flat.pin_memory()
+        flat = flat.to(self.x.device, non_blocking=True)
+        if self.rows is not None:
+            flat = self.rows[flat]
+        for idx in flat.split([len(batch) for batch in batches]):
+            yield self.x[idx], None if self.y is None else self.y[idx]
+
+
+def _copy_rows_to(X, device, chunk=4096):
+    """All of X (tensor, numpy array or lazy array-like) on ``device``, raw.
+
+    Copied in chunks of rows, so that the host holds one chunk at a time.
+    """
+    if torch.is_tensor(X):
+        return X.to(device)
+    n, out = X.shape[0], None
+    for start in range(0, n, chunk):
+        rows = to_torch_rows(read_rows(X, slice(start, start + chunk)))
+        if out is None:
+            out = torch.empty((n, *rows.shape[1:]), dtype=rows.dtype, device=device)
+        out[start : start + len(rows)] = rows
+    return out
+
+
+class _ReadAhead:
+    """Batches ``dataset[idx]`` read ``depth`` ahead, pinned, in a thread.
+
+    For a GPU: reading rows and pinning them for the next batches overlap
+    the device's work on this one (numpy, h5py and zarr reads and torch's
+    copies release the GIL). The epoch's order is drawn from ``sampler``
+    in the calling thread.
+    """
+
+    def __init__(self, dataset, sampler, depth=2, pin=True):
+        self.dataset = dataset
+        self.sampler = sampler
+        self.depth = depth
+        self.pin = pin
+
+    def __len__(self):
+        return len(self.sampler)
+
+    def __iter__(self):
+        batches = list(self.sampler)
+        slots = queue.Queue(maxsize=self.depth)
+        stop = threading.Event()
+
+        def put(item):
+            while not stop.is_set():
+                try:
+                    slots.put(item, timeout=0.05)
+                    return True
+                except queue.Full:
+                    continue
+            return False
+
+        def read():
+            try:
+                for idx in batches:
+                    batch = self.dataset[idx]
+                    if self.pin:
+                        batch = tuple(
+                            t.pin_memory() if torch.is_tensor(t) else t for t in batch
+                        )
+                    if not put((batch, None)):
+                        return
+                put((None, None))
+            except BaseException as exc:  # raised in the consumer
+                put((None, exc))
+
+        reader = threading.Thread(target=read, daemon=True)
+        reader.start()
+        try:
+            while True:
+                batch, error = slots.get()
+                if error is not None:
+                    raise error
+                if batch is None:
+                    return
+                yield batch
+        finally:
+            stop.set()
+            reader.join()
 
 
 def _permutation_rng(generator):
@@ -340,6 +446,14 @@ class ALINet(NeuralNet):
         every batch, ``batch_size`` rows in all (the ``batch_size % world``
         rows left over are skipped for that step), DDP averages the
         gradients and the history records the ranks' means.
+    data_on_device : "auto" or bool
+        Keep the training data, as raw as it is given (uint8 pixels stay
+        uint8), on the device for the whole fit and gather each batch there:
+        no DataLoader and no host copy per batch. ``"auto"``: on CUDA, for
+        data in memory (a numpy array or memmap, or a tensor) that takes at
+        most a quarter of the free GPU memory. Otherwise batches are read on
+        the host, and on CUDA pinned and read ahead in a thread while the
+        GPU works.
     **kwargs
         Any other :class:`skorch.NeuralNet` argument (``lr``, ``max_epochs``,
         ``batch_size``, ``callbacks``, ``device``, ``train_split``,
@@ -361,6 +475,7 @@ class ALINet(NeuralNet):
         channels_last=False,
         scaling=None,
         distributed=False,
+        data_on_device="auto",
         **kwargs,
     ):
         kwargs.setdefault("optimizer", torch.optim.Adam)
@@ -373,6 +488,7 @@ class ALINet(NeuralNet):
         self.channels_last = channels_last
         self.scaling = scaling
         self.distributed = distributed
+        self.data_on_device = data_on_device
         # The module and callbacks go into skorch's device-mapped pickle blob
         # beside module_ and optimizer_: objects shared between them (the
         # module is module_, an LRScheduler holds optimizer_) are pickled once,
@@ -445,23 +561,71 @@ class ALINet(NeuralNet):
         return self
 
     def get_iterator(self, dataset, training=False):
-        # Batches are index lists into RowBatches (one gather per batch);
-        # drop_last in training: a trailing batch of one sample breaks batch
-        # norm. Held-out rows are scored whole on every rank (the same
-        # weights give the same valid_loss everywhere).
+        return self._batches(dataset, self._batch_sampler(dataset, training))
+
+    def _batch_sampler(self, dataset, training):
+        """Index lists of the batches of an epoch.
+
+        drop_last in training: a trailing batch of one sample breaks batch
+        norm. Held-out rows are scored whole on every rank (the same weights
+        give the same valid_loss everywhere).
+        """
         batch_size = min(self.batch_size, len(dataset))
         if training:
-            sampler = _RandomBatches(
+            return _RandomBatches(
                 len(dataset), batch_size, self._batch_generator, self._shard
             )
-        else:
-            sampler = BatchSampler(SequentialSampler(dataset), batch_size, False)
-        return DataLoader(
-            dataset,
-            sampler=sampler,
-            batch_size=None,
-            pin_memory=str(self.device).startswith("cuda"),
-        )
+        return BatchSampler(SequentialSampler(dataset), batch_size, False)
+
+    def _batches(self, dataset, sampler):
+        """The batches of ``dataset`` in ``sampler``'s order, each one read.
+
+        Gathered on the device from a resident copy of the data (see
+        ``data_on_device``), or read on the host (RowBatches: one read per
+        batch): pinned and read ahead for a GPU.
+        """
+        resident = self._resident_data(dataset)
+        if resident is not None:
+            return _ResidentBatches(*resident, sampler)
+        if str(self.device).startswith("cuda"):
+            return _ReadAhead(dataset, sampler)
+        return DataLoader(dataset, sampler=sampler, batch_size=None)
+
+    def _resident_data(self, dataset):
+        """(x, y, rows) on the device for ``dataset``, or None to read on the host.
+
+        x and y are the whole of a RowBatches' data, copied to the device
+        once a fit_loop in chunks of rows (a memmap is not copied whole on
+        the host); rows maps a Subset's positions to x's.
+        """
+        base, rows = dataset, None
+        if isinstance(dataset, torch.utils.data.Subset):
+            base, rows = dataset.dataset, dataset.indices
+        if not isinstance(base, RowBatches) or not self._keeps_on_device(base):
+            return None
+        cached = vars(self).get("_resident")
+        if cached is None or cached[0] is not base:
+            x = _copy_rows_to(base.X, self.device)
+            if base.shape is not None:
+                x = x.reshape(len(x), *base.shape)
+            y = None if base.y is None else base.y.to(self.device)
+            cached = vars(self)["_resident"] = (base, x, y)
+        if rows is not None:
+            rows = torch.as_tensor(rows, device=self.device)
+        return cached[1], cached[2], rows
+
+    def _keeps_on_device(self, dataset):
+        if self.data_on_device != "auto":
+            return bool(self.data_on_device)
+        device = torch.device(self.device)
+        X = dataset.X
+        if device.type != "cuda" or not (
+            isinstance(X, np.ndarray) or torch.is_tensor(X)
+        ):
+            return False
+        nbytes = X.nbytes + (0 if dataset.y is None else dataset.y.nbytes)
+        free, _ = torch.cuda.mem_get_info(device)
+        return nbytes <= free // 4
 
     # Single process: batch order from torch's global RNG and all of each
     # batch; data-parallel: set for each fit_loop (see _begin_data_parallel).
@@ -594,6 +758,7 @@ class ALINet(NeuralNet):
             raise
         finally:
             data_parallel = vars(self).pop("_ddp", None) is not None
+            vars(self).pop("_resident", None)
             vars(self).pop("_batch_generator", None)
             vars(self).pop("_shard", None)
             if data_parallel:
@@ -820,9 +985,9 @@ class SemiSupervisedNet(ALINet):
 
     batch_keys = SEMI_SUPERVISED_DIAGNOSTICS
 
-    def get_iterator(self, dataset, training=False):
+    def _batch_sampler(self, dataset, training):
         if not training:
-            return super().get_iterator(dataset, training=training)
+            return super()._batch_sampler(dataset, training)
         targets = _targets_of(dataset)
         labelled = torch.nonzero(targets >= 0).flatten()
         batch_size = min(self.batch_size, len(dataset))
@@ -831,19 +996,13 @@ class SemiSupervisedNet(ALINet):
             n_extra = 0  # a warm-start epoch on unlabelled rows only
         # The objective tells pool rows from extras by this count.
         self.pool_batch_size_ = batch_size // self._shard[1]
-        sampler = _LabelledBatchSampler(
+        return _LabelledBatchSampler(
             len(dataset),
             labelled,
             batch_size,
             n_extra,
             generator=self._batch_generator,
             shard=self._shard,
-        )
-        return torch.utils.data.DataLoader(
-            dataset,
-            sampler=sampler,
-            batch_size=None,
-            pin_memory=str(self.device).startswith("cuda"),
         )
 
     def game_losses(self, batch):

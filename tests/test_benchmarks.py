@@ -317,3 +317,21 @@ def test_classifier_curve_quick_scores_each_epoch():
             rf"^final: 50 labels, test error {NUMBER} %$",
         ],
     )
+
+
+def test_out_of_core_quick():
+    out = run_script("benchmarks/out_of_core.py", "--quick", "--h5py")
+    row = rf"\s+2000\s+6\s+{NUMBER}\s+{NUMBER}\s+{NUMBER}\s+{NUMBER}$"
+    assert_lines(out, [r"^source\s+images", rf"^memmap{row}", rf"^h5py{row}"])
+
+
+def test_data_parallel_quick_in_one_process():
+    out = run_script("benchmarks/data_parallel.py", "--quick")
+    assert_lines(
+        out,
+        [
+            r"1 process\(es\)$",
+            rf"^fit: {NUMBER} s for 2 epochs; \d+ images/s",
+            rf"^  100 labels: error {NUMBER} ± {NUMBER} %$",
+        ],
+    )

@@ -1,6 +1,7 @@
 """Run by tests/test_distributed.py under torchrun: each estimator fitted by
 two processes; each rank saves what it ends with, for the test to compare."""
 
+import gc
 import json
 import sys
 from pathlib import Path
@@ -63,6 +64,7 @@ local = step_gradients()
 net._begin_data_parallel()
 averaged = step_gradients()
 del vars(net)["_ddp"]
+gc.collect()  # DDP sits in reference cycles; fit_loop collects it so too
 mean = local.clone()
 dist.all_reduce(mean)
 mean /= 2
@@ -70,4 +72,5 @@ assert not torch.allclose(local, mean), "the ranks' batches should differ"
 assert torch.allclose(averaged, mean, rtol=1e-5, atol=1e-7), "DDP did not average"
 print(f"rank {rank}: gradients averaged")
 
+dist.barrier()  # no rank leaves while another still talks to the group
 dist.destroy_process_group()

@@ -1,7 +1,8 @@
-"""Data that need not fit in memory: memmaps, h5py, zarr and dask arrays.
+"""The data path: from the user's array to the networks' batches.
 
-fit and transform read such X in batches of rows, in its own dtype, and
-give exactly what the same data in memory give.
+Data that need not fit in memory (memmaps, h5py, zarr and dask arrays) are
+read in batches of rows, in their own dtype, and give exactly what the same
+data in memory give; data kept on the device are gathered there.
 """
 
 import numpy as np
@@ -11,6 +12,7 @@ from sklearn.datasets import load_digits
 from skorch.callbacks import Callback
 
 from sklearn_ali import ALIClassifier, ALITransformer, ConditionalALI, _scaling
+from sklearn_ali._training import _ReadAhead
 
 SMALL = {"max_epochs": 2, "random_state": 0, "hidden_layer_sizes": (16,)}
 
@@ -202,3 +204,52 @@ def test_dask_transform_is_lazy_and_blockwise(digits):
     np.testing.assert_array_equal(clf.predict_proba(Xd).compute(), clf.predict_proba(X))
     cond = ConditionalALI(**SMALL).fit(X, y)
     np.testing.assert_array_equal(cond.encode(Xd, y).compute(), cond.encode(X, y))
+
+
+class OnDevice(ALITransformer):
+    """Keeps the training data on its device (the CPU here) as CUDA would."""
+
+    def _net_settings(self, **kwargs):
+        return {**super()._net_settings(**kwargs), "data_on_device": True}
+
+
+def test_data_kept_on_the_device_train_the_same_model(images):
+    """Gathering batches from a resident copy changes nothing but where."""
+    params = {**SMALL, "conv_width": 4, "validation_fraction": 0.2}
+    resident, seen = [], set()
+
+    class Watch(Callback):
+        def on_batch_begin(self, net, batch=None, **kwargs):
+            seen.add(batch[0].dtype)
+            resident.append(vars(net).get("_resident"))
+
+    host = ALITransformer(**params).fit(images)
+    device = OnDevice(**params, callbacks=[Watch()]).fit(images)
+    np.testing.assert_array_equal(device.transform(images), host.transform(images))
+    assert device.history_[-1, "valid_loss"] == host.history_[-1, "valid_loss"]
+    assert seen == {torch.uint8}
+    assert resident[0][1].dtype == torch.uint8
+    assert resident[0][1].shape == images.shape
+    assert "_resident" not in vars(device.net_)  # released after fit
+
+
+def test_read_ahead_yields_in_order_and_raises_in_the_caller():
+    data = torch.arange(40).reshape(20, 2)
+
+    class Rows(torch.utils.data.Dataset):
+        def __getitem__(self, idx):
+            if 13 in idx:
+                raise KeyError("row 13 is unreadable")
+            return data[idx], None
+
+    batches = [[0, 1], [5, 4], [9]]
+    got = [x.tolist() for x, _ in _ReadAhead(Rows(), batches, pin=False)]
+    assert got == [data[b].tolist() for b in batches]
+    reader = iter(_ReadAhead(Rows(), [[1], [13], [2]], pin=False))
+    assert next(reader)[0].tolist() == [[2, 3]]
+    with pytest.raises(KeyError, match="row 13"):
+        next(reader)
+    # A consumer that stops early stops the reader thread too.
+    early = iter(_ReadAhead(Rows(), [[i] for i in range(12)], depth=1, pin=False))
+    next(early)
+    early.close()
