@@ -8,7 +8,7 @@ transforms them. A thread samples the process's *anonymous* resident memory
 (``RssAnon`` in ``/proc/self/status``: heap and torch's buffers, not the
 file's pages in the page cache, which the kernel can drop at will) and the
 peak growth over the level before each call is reported, next to the size
-of a float32 copy of the data (188 MB), which is what ``fit`` made before
+of a float32 copy of the data (179 MiB), which is what ``fit`` made before
 it read data in batches.
 
 Usage::
@@ -19,22 +19,19 @@ Usage::
 """
 
 import argparse
-import contextlib
-import ctypes
-import gc
 import platform
 import tempfile
-import threading
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
+from speed import RSSPeak, release_free_memory
 
 from sklearn_ali import ALITransformer
 from sklearn_ali.datasets import load_mnist_5k
 
-MB = 2**20
+MB = 2**20  # MiB
 
 
 def anonymous_memory():
@@ -46,28 +43,10 @@ def anonymous_memory():
     raise OSError("no RssAnon in /proc/self/status")
 
 
-class PeakGrowth:
-    """Peak anonymous memory above the level at entry, sampled by a thread."""
-
-    def __enter__(self):
-        gc.collect()
-        with contextlib.suppress(OSError, AttributeError):
-            ctypes.CDLL("libc.so.6").malloc_trim(0)  # freed heap back to the OS
-        self.start = self.peak = anonymous_memory()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._sample, daemon=True)
-        self._thread.start()
-        return self
-
-    def _sample(self):
-        while not self._stop.is_set():
-            self.peak = max(self.peak, anonymous_memory())
-            time.sleep(0.002)
-
-    def __exit__(self, *exc):
-        self._stop.set()
-        self._thread.join()
-        self.growth = max(self.peak, anonymous_memory()) - self.start
+def peak_growth():
+    """Peak anonymous memory above the level at entry (``.extra``), sampled."""
+    release_free_memory()
+    return RSSPeak(anonymous_memory, interval=0.002)
 
 
 def write_images(folder, n_images, h5py_file):
@@ -99,17 +78,17 @@ def measure(name, X, args):
     ALITransformer(architecture="mlp", max_epochs=1, random_state=0).fit(
         np.asarray(X[:200])
     )  # loads torch's kernels and allocator outside the measurement
-    with PeakGrowth() as fit:
+    with peak_growth() as fit:
         start = time.perf_counter()
         ali.fit(X)
         fit_seconds = time.perf_counter() - start
-    with PeakGrowth() as transform:
+    with peak_growth() as transform:
         features = ali.transform(X)
     float32_copy = np.prod(X.shape) * 4
     print(
         f"{name:<10}{X.shape[0]:>8}{float32_copy / MB:>14.0f}"
-        f"{fit.growth / MB:>12.1f}{fit_seconds:>8.1f}"
-        f"{transform.growth / MB:>15.1f}{features.nbytes / MB:>10.1f}",
+        f"{fit.extra / MB:>12.1f}{fit_seconds:>8.1f}"
+        f"{transform.extra / MB:>16.1f}{features.nbytes / MB:>10.1f}",
         flush=True,
     )
 
@@ -128,15 +107,15 @@ def main():
         f"{torch.get_num_threads()}, torch {torch.__version__}"
     )
     print(
-        f"{'source':<10}{'images':>8}{'float32 MB':>14}{'fit +MB':>12}{'fit s':>8}"
-        f"{'transform +MB':>15}{'out MB':>10}"
+        f"{'source':<10}{'images':>8}{'float32 MiB':>14}{'fit +MiB':>12}{'fit s':>8}"
+        f"{'transform +MiB':>16}{'out MiB':>10}"
     )
     with tempfile.TemporaryDirectory() as folder:
         for name, X in write_images(folder, args.n_images, args.h5py).items():
             measure(name, X, args)
     print(
-        "+MB: peak anonymous memory (RssAnon) above the level before the call; "
-        "out MB: transform's float64 output"
+        "+MiB: peak anonymous memory (RssAnon) above the level before the call; "
+        "out MiB: transform's float64 output"
     )
 
 

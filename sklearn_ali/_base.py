@@ -583,6 +583,14 @@ class _BaseALI(BaseEstimator):
         values in the streaming passes that read it.
         """
         lazy = is_lazy_array(X)
+        if isinstance(X, torch.utils.data.Dataset) and not lazy:
+            # numpy would read it whole, item by item, before any check.
+            raise TypeError(
+                f"X is a torch Dataset ({type(X).__name__}), which is read "
+                "item by item; pass an array-like of rows with shape and "
+                "slicing instead: a numpy array or memmap, an h5py or zarr "
+                "dataset, a dask array or a tensor."
+            )
         image_shape = None
         ndim = len(X.shape) if lazy else getattr(X, "ndim", None)
         if ndim is not None and ndim > 2 and not hasattr(X, "tocsr"):

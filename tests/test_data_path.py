@@ -177,6 +177,18 @@ def test_lazy_input_is_checked_like_arrays(tmp_path, digits):
         ALITransformer(**SMALL).fit(RowCounting(X.reshape(-1, 8, 8)))
 
 
+def test_a_torch_dataset_is_refused_before_it_is_read():
+    class Items(torch.utils.data.Dataset):
+        def __len__(self):
+            return 10**9
+
+        def __getitem__(self, i):
+            raise AssertionError("read")
+
+    with pytest.raises(TypeError, match="torch Dataset .*Items.*array-like"):
+        ALITransformer(**SMALL).fit(Items())
+
+
 def test_partial_fit_refuses_out_of_range_lazy_data(tmp_path, digits):
     X = digits[0].astype(np.float64)
     ali = ALITransformer(**SMALL).fit(X)
