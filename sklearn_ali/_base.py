@@ -165,7 +165,7 @@ class _BaseALI(BaseEstimator):
             targets = self._encode_targets(y, X.shape[0], reset=True, **target_options)
             self._fit_scaling(X)  # also checks, in one pass, that X is finite
             self.device_ = self._resolve_device()
-            rank = self._join_data_parallel()
+            rank = self._join_data_parallel(X.shape)
             self._check_validation_split(X.shape[0])
             seed = check_random_state(self.random_state).randint(_SEED_BOUND)
             self._seed_ = self._same_on_all_ranks(int(seed))
@@ -210,7 +210,7 @@ class _BaseALI(BaseEstimator):
         data = self._training_data(X, targets)
         try:
             self.device_ = self._resolve_device()
-            rank = self._join_data_parallel()
+            rank = self._join_data_parallel(X.shape)
             self._check_validation_split(X.shape[0])
             device = self.device_
             cuda = torch.device(device).type == "cuda"
@@ -231,11 +231,13 @@ class _BaseALI(BaseEstimator):
             raise
         return self
 
-    def _join_data_parallel(self):
+    def _join_data_parallel(self, shape):
         """Join torchrun's process group (see ``distributed``); this rank.
 
         On CUDA under torchrun, ``device_`` becomes this process's GPU,
-        cuda:LOCAL_RANK, unless ``device`` named one.
+        cuda:LOCAL_RANK, unless ``device`` named one. Every rank must train
+        on data of the same ``shape`` (X's); otherwise every rank raises,
+        where training would wait forever for the ranks with fewer batches.
         """
         if self.distributed is False:
             return 0
@@ -254,6 +256,14 @@ class _BaseALI(BaseEstimator):
                 "torch.distributed process group of several processes), or "
                 'set distributed="auto".'
             )
+        if world > 1:
+            shapes = _distributed.gather_object(tuple(int(n) for n in shape))
+            if len(set(shapes)) > 1:
+                raise ValueError(
+                    "Data-parallel training needs the same X on every process "
+                    f"(each trains on its share of every batch), but the {world} "
+                    f"processes passed X of shapes {shapes} (by rank)."
+                )
         return rank
 
     def _data_parallel_world(self):

@@ -66,6 +66,13 @@ def broadcast_object(obj, src=0):
     return box[0]
 
 
+def gather_object(obj):
+    """The list of every rank's ``obj``, by rank, on every rank."""
+    gathered = [None] * dist.get_world_size()
+    dist.all_gather_object(gathered, obj)
+    return gathered
+
+
 class Game(torch.nn.Module):
     """The networks of ``module`` playing ``objective`` on one batch, as a call.
 

@@ -59,12 +59,14 @@ def test_the_history_counts_whole_batches(two_ranks):
     assert sizes == {100}  # two shares of 50 rows
 
 
-def test_only_rank_0_prints_and_gradients_are_averaged(two_ranks):
+def test_only_rank_0_prints_gradients_are_averaged_and_shapes_agree(two_ranks):
     _, stdout = two_ranks
     # verbose=2: one table of epochs per model, from rank 0 alone.
     assert stdout.count("train_loss") == len(MODELS)
     assert "rank 0: gradients averaged" in stdout
     assert "rank 1: gradients averaged" in stdout
+    assert "rank 0: refused X of different shapes" in stdout
+    assert "rank 1: refused X of different shapes" in stdout
 
 
 def test_distributed_true_needs_a_process_group():

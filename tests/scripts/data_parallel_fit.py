@@ -42,6 +42,13 @@ for name, (model, data) in models.items():
         else model.encode(X).tobytes()
     )
 
+# Ranks with data of different sizes all stop, rather than wait on each other.
+try:
+    ALITransformer(max_epochs=1, hidden_layer_sizes=(8,)).fit(X[: 100 + rank])
+except ValueError as exc:
+    assert "shapes [(100, 64), (101, 64)]" in str(exc), exc
+    print(f"rank {rank}: refused X of different shapes")
+
 # The gradients of one data-parallel step are the ranks' mean of their own.
 net = models["transformer"][0].net_
 torch.manual_seed(rank)
