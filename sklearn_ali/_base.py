@@ -105,16 +105,40 @@ class _BaseALI(BaseEstimator):
         return self.net_.discriminator_
 
     def _hidden_width(self):
+        return sum(width for _, width in self._hidden_parts())
+
+    def _hidden_parts(self):
+        """``(name, width)`` of the parts of the "hidden" features, probed.
+
+        An encoder of one's own without ``hidden_feature_parts`` has one
+        "hidden" part before "mu".
+        """
         probe = torch.zeros(2, *self._network_input_shape())
+        probe = probe.to(self._module_device())
         encoder = self.net_.encoder_
         training = encoder.training
         encoder.eval()
         try:
             with torch.inference_mode():
-                hidden = encoder.hidden_features(probe.to(self._module_device()))
+                if hasattr(encoder, "hidden_feature_parts"):
+                    return encoder.hidden_feature_parts(probe)
+                width = encoder.hidden_features(probe).shape[1]
         finally:
             encoder.train(training)
-        return hidden.shape[1]
+        return [("hidden", width - self.n_components_), ("mu", self.n_components_)]
+
+    def _hidden_feature_names(self):
+        """Names of the "hidden" features: ``<estimator>_<part>_<index>``,
+        the part being the encoder block a column comes from, or ``mu``."""
+        prefix = type(self).__name__.lower()
+        return np.asarray(
+            [
+                f"{prefix}_{part}_{j}"
+                for part, width in self._hidden_parts()
+                for j in range(width)
+            ],
+            dtype=object,
+        )
 
     @property
     def history_(self):

@@ -292,6 +292,25 @@ class ALIClassifier(
             return self.n_components_
         return self._hidden_width()
 
+    def get_feature_names_out(self, input_features=None):
+        """Names of the columns of ``transform``.
+
+        With ``features="hidden"``, ``<estimator>_<part>_<index>``: the part
+        is the encoder block the column comes from (``block1``, ...) or
+        ``mu``, the latent mean; otherwise ``<estimator><index>``.
+
+        Parameters
+        ----------
+        input_features : array-like of str or None, default=None
+            Checked against the names seen in ``fit``; unused otherwise.
+
+        Returns
+        -------
+        feature_names_out : ndarray of str objects
+        """
+        names = super().get_feature_names_out(input_features)
+        return self._hidden_feature_names() if self.features == "hidden" else names
+
     # -- fit ---------------------------------------------------------------
 
     @_fit_context(prefer_skip_nested_validation=True)

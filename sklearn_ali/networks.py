@@ -177,6 +177,20 @@ class Encoder(nn.Module):
         mu = _leading_outputs(self.head, x, self.n_components)
         return torch.cat([_pooled(h) for h in hidden[-n_hidden:]] + [mu], dim=1)
 
+    def hidden_feature_parts(self, x, n_hidden=3):
+        """``(name, width)`` of each part of ``hidden_features(x)``, in order.
+
+        The blocks' pooled outputs are named by their position among the
+        encoder's blocks (``"block0"`` is the first), then ``"mu"``.
+        """
+        _, hidden = self._hidden(x)
+        first = len(hidden) - len(hidden[-n_hidden:])
+        parts = [
+            (f"block{first + i}", _pooled(h).shape[1])
+            for i, h in enumerate(hidden[-n_hidden:])
+        ]
+        return [*parts, ("mu", self.n_components)]
+
 
 def _leading_outputs(head, x, k):
     """``head(x).flatten(1)[:, :k]``, computing only those k outputs.
@@ -837,6 +851,9 @@ class ConditionalEncoder(nn.Module):
 
     def hidden_features(self, x, y, n_hidden=3):
         return self.encoder.hidden_features(_with_condition(x, y), n_hidden)
+
+    def hidden_feature_parts(self, x, y, n_hidden=3):
+        return self.encoder.hidden_feature_parts(_with_condition(x, y), n_hidden)
 
 
 class ConditionalDecoder(nn.Module):

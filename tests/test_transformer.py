@@ -137,6 +137,33 @@ def test_hidden_features_concatenate_hidden_layers_and_mean(digits_flat):
     assert len(ali.get_feature_names_out()) == 28
 
 
+def test_hidden_feature_names_say_which_layer(digits_flat, digits_images):
+    ali = ALITransformer(
+        n_components=4,
+        hidden_layer_sizes=(16, 8),
+        max_epochs=1,
+        random_state=0,
+    ).fit(digits_flat)
+    names = list(ali.get_feature_names_out())
+    assert names == (
+        [f"alitransformer_block0_{j}" for j in range(16)]
+        + [f"alitransformer_block1_{j}" for j in range(8)]
+        + [f"alitransformer_mu_{j}" for j in range(4)]
+    )
+    # The mu columns are encode's.
+    pytest.importorskip("pandas")
+    frame = ali.set_output(transform="pandas").transform(digits_flat)
+    mu = frame[[f"alitransformer_mu_{j}" for j in range(4)]].to_numpy()
+    np.testing.assert_allclose(mu, ali.encode(digits_flat), rtol=1e-5)
+
+    conv = ALITransformer(n_components=4, conv_width=2, max_epochs=1, random_state=0)
+    names = conv.fit(digits_images).get_feature_names_out()
+    assert len(names) == conv.transform(digits_images[:2]).shape[1]
+    parts = [name.rsplit("_", 1)[0] for name in names]
+    assert parts[-1] == "alitransformer_mu"
+    assert all(p.startswith("alitransformer_block") for p in parts[:-4])
+
+
 def test_feature_names_and_pandas_output(digits_flat, tiny):
     pd = pytest.importorskip("pandas")
     ali = ALITransformer(features="mean", random_state=0, **tiny)
