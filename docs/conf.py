@@ -72,13 +72,15 @@ myst_heading_anchors = 3
 
 # -- HTML --------------------------------------------------------------------
 
-html_theme = "alabaster"
+# The theme of scikit-learn and much of the scientific Python ecosystem.
+html_theme = "pydata_sphinx_theme"
 html_title = f"sklearn-ali {release}"
 html_theme_options = {
-    "description": "Adversarially Learned Inference for scikit-learn",
-    "fixed_sidebar": True,
-    "page_width": "1100px",
-    "sidebar_width": "240px",
+    "navigation_with_keys": False,
+    "show_toc_level": 2,
+    "secondary_sidebar_items": ["page-toc"],
+    "footer_start": ["copyright"],
+    "footer_end": ["sphinx-version"],
 }
 html_show_sourcelink = False
 

