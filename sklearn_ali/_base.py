@@ -16,7 +16,7 @@ from numbers import Integral, Real
 
 import numpy as np
 import torch
-from sklearn.base import BaseEstimator
+from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import _is_fitted, check_is_fitted, validate_data
@@ -49,6 +49,29 @@ from .networks import ARCHITECTURES, check_networks
 # independently of n_samples.
 _INFERENCE_BATCH = 512
 _MIN_IMAGE_SIDE = 8
+
+
+class _FeatureNamesMixin(ClassNamePrefixFeaturesOutMixin):
+    """``get_feature_names_out`` of the estimators with ``features``."""
+
+    def get_feature_names_out(self, input_features=None):
+        """Names of the columns of ``transform``.
+
+        With ``features="hidden"``, ``<estimator>_<part>_<index>``: the part
+        is the encoder block the column comes from (``block1``, ...) or
+        ``mu``, the latent mean; otherwise ``<estimator><index>``.
+
+        Parameters
+        ----------
+        input_features : array-like of str or None, default=None
+            Checked against the names seen in ``fit``; unused otherwise.
+
+        Returns
+        -------
+        feature_names_out : ndarray of str objects
+        """
+        names = super().get_feature_names_out(input_features)
+        return self._hidden_feature_names() if self.features == "hidden" else names
 
 
 class _BaseALI(BaseEstimator):

@@ -6,14 +6,13 @@ import numpy as np
 from scipy.special import log_softmax, softmax
 from sklearn.base import (
     ClassifierMixin,
-    ClassNamePrefixFeaturesOutMixin,
     TransformerMixin,
     _fit_context,
 )
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 
-from ._base import _BaseALI, _feature_dtype
+from ._base import _BaseALI, _feature_dtype, _FeatureNamesMixin
 from ._scaling import is_dask_array
 from ._training import LabelledHoldOut, SemiSupervisedNet, class_logits
 
@@ -21,9 +20,7 @@ from ._training import LabelledHoldOut, SemiSupervisedNet, class_logits
 UNLABELLED = -1
 
 
-class ALIClassifier(
-    ClassNamePrefixFeaturesOutMixin, ClassifierMixin, TransformerMixin, _BaseALI
-):
+class ALIClassifier(_FeatureNamesMixin, ClassifierMixin, TransformerMixin, _BaseALI):
     """Semi-supervised classification with ALI: labels in the discriminator.
 
     The model of Dumoulin et al. (ICLR 2017, section 4.3), after Salimans et
@@ -291,25 +288,6 @@ class ALIClassifier(
         if self.features != "hidden":
             return self.n_components_
         return self._hidden_width()
-
-    def get_feature_names_out(self, input_features=None):
-        """Names of the columns of ``transform``.
-
-        With ``features="hidden"``, ``<estimator>_<part>_<index>``: the part
-        is the encoder block the column comes from (``block1``, ...) or
-        ``mu``, the latent mean; otherwise ``<estimator><index>``.
-
-        Parameters
-        ----------
-        input_features : array-like of str or None, default=None
-            Checked against the names seen in ``fit``; unused otherwise.
-
-        Returns
-        -------
-        feature_names_out : ndarray of str objects
-        """
-        names = super().get_feature_names_out(input_features)
-        return self._hidden_feature_names() if self.features == "hidden" else names
 
     # -- fit ---------------------------------------------------------------
 

@@ -4,18 +4,17 @@ from numbers import Integral
 
 import numpy as np
 from sklearn.base import (
-    ClassNamePrefixFeaturesOutMixin,
     TransformerMixin,
     _fit_context,
 )
 from sklearn.utils import check_array, check_random_state
 from sklearn.utils.validation import check_is_fitted
 
-from ._base import _BaseALI, _feature_dtype, _is_number
+from ._base import _BaseALI, _feature_dtype, _FeatureNamesMixin, _is_number
 from ._scaling import is_dask_array
 
 
-class ALITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, _BaseALI):
+class ALITransformer(_FeatureNamesMixin, TransformerMixin, _BaseALI):
     """Adversarially Learned Inference (ALI / BiGAN) feature learner.
 
     ``fit`` trains ALI's encoder G_z(x), decoder G_x(z) and joint
@@ -283,25 +282,6 @@ class ALITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, _BaseALI
         if self.features != "hidden":
             return self.n_components_
         return self._hidden_width()
-
-    def get_feature_names_out(self, input_features=None):
-        """Names of the columns of ``transform``.
-
-        With ``features="hidden"``, ``<estimator>_<part>_<index>``: the part
-        is the encoder block the column comes from (``block1``, ...) or
-        ``mu``, the latent mean; otherwise ``<estimator><index>``.
-
-        Parameters
-        ----------
-        input_features : array-like of str or None, default=None
-            Checked against the names seen in ``fit``; unused otherwise.
-
-        Returns
-        -------
-        feature_names_out : ndarray of str objects
-        """
-        names = super().get_feature_names_out(input_features)
-        return self._hidden_feature_names() if self.features == "hidden" else names
 
     # -- fit ---------------------------------------------------------------
 
