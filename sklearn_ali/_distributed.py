@@ -21,9 +21,19 @@ import torch
 import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 
+# The process torchrun started, marked when it first imports this module:
+# child processes (joblib's workers, say) inherit torchrun's environment and
+# the mark, and must not take themselves for a rank.
+_LAUNCHED_PID = "SKLEARN_ALI_LAUNCHED_PID"
+if "WORLD_SIZE" in os.environ:
+    os.environ.setdefault(_LAUNCHED_PID, str(os.getpid()))
+
 
 def launched_world_size():
-    """The number of processes torchrun (or a compatible launcher) started."""
+    """The number of processes torchrun (or a compatible launcher) started,
+    1 in a process they did not start themselves."""
+    if os.environ.get(_LAUNCHED_PID, str(os.getpid())) != str(os.getpid()):
+        return 1
     try:
         return int(os.environ.get("WORLD_SIZE", "1"))
     except ValueError:

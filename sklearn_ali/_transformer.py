@@ -127,10 +127,10 @@ class ALITransformer(_FeatureNamesMixin, TransformerMixin, _BaseALI):
         batch of ``batch_size`` rows, on ``cuda:LOCAL_RANK`` when
         ``device`` is ``"auto"`` or ``"cuda"``, and every rank ends with the
         same weights and history; only rank 0 prints. Every rank must call
-        ``fit`` alike. ``False``: train in this process alone (for fits
-        inside joblib workers under torchrun, say). ``True``: as ``"auto"``,
-        but ``fit`` raises if there is no group of several processes. See
-        "Scaling out" in the user guide.
+        ``fit`` alike; processes a rank starts itself (joblib's workers)
+        train alone. ``False``: train in this process alone. ``True``: as
+        ``"auto"``, but ``fit`` raises if there is no group of several
+        processes. See "Scaling out" in the user guide.
 
     validation_fraction : float, default=0.0
         Fraction of X held out (at random, seeded by ``random_state``) to

@@ -77,6 +77,21 @@ def test_distributed_true_needs_a_process_group():
     assert not ali.net_.distributed  # "auto" without torchrun: one process
 
 
+def test_child_processes_are_not_taken_for_ranks(monkeypatch):
+    """Under torchrun, joblib's workers inherit WORLD_SIZE but are no rank."""
+    from sklearn_ali import _distributed
+
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv(_distributed._LAUNCHED_PID, str(os.getpid()))
+    assert _distributed.launched_world_size() == 2  # the launched process
+    monkeypatch.setenv(_distributed._LAUNCHED_PID, str(os.getpid() + 1))
+    assert _distributed.launched_world_size() == 1  # a child of it
+    # ... so a fit there trains alone, with distributed="auto".
+    X = load_digits().data[:50]
+    ali = ALITransformer(max_epochs=1, hidden_layer_sizes=(8,)).fit(X)
+    assert not ali.net_.distributed and not torch.distributed.is_initialized()
+
+
 def test_random_batches_are_random_samplers_batches():
     """One process draws exactly the batches skorch's usual samplers draw."""
     n, size = 103, 10
