@@ -16,7 +16,11 @@ from numbers import Integral, Real
 
 import numpy as np
 import torch
-from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin
+from sklearn.base import (
+    BaseEstimator,
+    ClassNamePrefixFeaturesOutMixin,
+    TransformerMixin,
+)
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import _is_fitted, check_is_fitted, validate_data
@@ -31,6 +35,7 @@ from ._scaling import (
     _scaling_tensors,
     check_finite,
     check_scaled_range,
+    is_dask_array,
     is_lazy_array,
     read_rows,
     scale_batch,
@@ -51,8 +56,22 @@ _INFERENCE_BATCH = 512
 _MIN_IMAGE_SIDE = 8
 
 
-class _FeatureNamesMixin(ClassNamePrefixFeaturesOutMixin):
-    """``get_feature_names_out`` of the estimators with ``features``."""
+class _EncoderFeaturesMixin(ClassNamePrefixFeaturesOutMixin, TransformerMixin):
+    """``transform`` and ``encode`` of the estimators with ``features``, and
+    the names of the columns ``transform`` returns.
+
+    A TransformerMixin itself: scikit-learn wraps ``transform`` for
+    ``set_output`` in the class that defines it.
+    """
+
+    @property
+    def _n_features_out(self):
+        # A property, not a fitted value: ``features`` may be switched on a
+        # fitted model (one fit, several feature sets).
+        check_is_fitted(self)
+        if self.features != "hidden":
+            return self.n_components_
+        return self._hidden_width()
 
     def get_feature_names_out(self, input_features=None):
         """Names of the columns of ``transform``.
@@ -72,6 +91,57 @@ class _FeatureNamesMixin(ClassNamePrefixFeaturesOutMixin):
         """
         names = super().get_feature_names_out(input_features)
         return self._hidden_feature_names() if self.features == "hidden" else names
+
+    def transform(self, X):
+        """Encode X into features (see ``features``).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features) or (n_samples, C, H, W)
+            Data shaped as in ``fit``: in memory, a memmap, an h5py or zarr
+            dataset (read in batches) or a dask array.
+
+        Returns
+        -------
+        X_new : ndarray or dask array of shape (n_samples, n_features_out)
+            Encoder features, in X's float dtype (float64 for integer input);
+            a dask array, computed block by block, for a dask X.
+        """
+        check_is_fitted(self)
+        if is_dask_array(X):
+            return self._over_dask_blocks(
+                self.transform,
+                X,
+                n_outputs=self._n_features_out,
+                dtype=_feature_dtype(X),
+            )
+        X, _ = self._validate_X(X, reset=False)
+        return self._batched_encode(X, self._encode_batch)
+
+    def encode(self, X):
+        """Latent means mu(x), whatever ``features`` is.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features) or (n_samples, C, H, W)
+            Data shaped as in ``fit``.
+
+        Returns
+        -------
+        Z : ndarray of shape (n_samples, n_components)
+        """
+        check_is_fitted(self)
+        if is_dask_array(X):
+            return self._over_dask_blocks(
+                self.encode, X, n_outputs=self.n_components_, dtype=_feature_dtype(X)
+            )
+        X, _ = self._validate_X(X, reset=False)
+        return self._batched_encode(X, lambda x, noise: self.net_.encoder_.mean(x))
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.transformer_tags.preserves_dtype = ["float64", "float32"]
+        return tags
 
 
 class _BaseALI(BaseEstimator):
@@ -745,22 +815,25 @@ class _BaseALI(BaseEstimator):
         The whole of X, for benchmarks and diagnostics; fit and transform
         read X per batch instead.
         """
+        scaling = self._scaling()
         batches = [
-            self._network_batch(read_rows(X, slice(i, i + _INFERENCE_BATCH)), "cpu")
+            self._network_batch(
+                read_rows(X, slice(i, i + _INFERENCE_BATCH)), "cpu", scaling
+            )
             for i in range(0, X.shape[0], _INFERENCE_BATCH)
         ]
         return torch.cat(batches).to(device)
 
-    def _network_batch(self, rows, device, scaling=None, first_row=0):
+    def _network_batch(self, rows, device, scaling, first_row=0):
         """Raw rows of X (numpy) as a scaled, network-shaped batch on ``device``.
 
         The rows travel in their own dtype (integer pixels as integers) and
-        are scaled there. Raises ValueError where the fitted scaling takes a
-        value beyond float32's range.
+        are scaled there by ``scaling`` (``_scaling()``'s tensors, on
+        ``device``). Raises ValueError where the fitted scaling takes a value
+        beyond float32's range.
         """
-        shift, factor = scaling or self._scaling()
         x = to_torch_rows(rows).to(device).reshape(len(rows), -1)
-        x = scale_batch(x, shift.to(device), factor.to(device))
+        x = scale_batch(x, *scaling)
         # A sum is the cheapest pass that sees an inf (it costs a tenth of a
         # small model's transform less than isfinite); only a non-finite sum,
         # of huge but finite values too, needs the exact check.

@@ -12,7 +12,7 @@ from sklearn.base import (
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 
-from ._base import _BaseALI, _feature_dtype, _FeatureNamesMixin
+from ._base import _BaseALI, _EncoderFeaturesMixin
 from ._scaling import is_dask_array
 from ._training import LabelledHoldOut, SemiSupervisedNet, class_logits
 
@@ -20,7 +20,7 @@ from ._training import LabelledHoldOut, SemiSupervisedNet, class_logits
 UNLABELLED = -1
 
 
-class ALIClassifier(_FeatureNamesMixin, ClassifierMixin, TransformerMixin, _BaseALI):
+class ALIClassifier(_EncoderFeaturesMixin, ClassifierMixin, TransformerMixin, _BaseALI):
     """Semi-supervised classification with ALI: labels in the discriminator.
 
     The model of Dumoulin et al. (ICLR 2017, section 4.3), after Salimans et
@@ -281,14 +281,6 @@ class ALIClassifier(_FeatureNamesMixin, ClassifierMixin, TransformerMixin, _Base
         self.verbose = verbose
         self.random_state = random_state
 
-    @property
-    def _n_features_out(self):
-        # A property: ``features`` may be switched on a fitted model.
-        check_is_fitted(self)
-        if self.features != "hidden":
-            return self.n_components_
-        return self._hidden_width()
-
     # -- fit ---------------------------------------------------------------
 
     @_fit_context(prefer_skip_nested_validation=True)
@@ -496,57 +488,6 @@ class ALIClassifier(_FeatureNamesMixin, ClassifierMixin, TransformerMixin, _Base
         return self.classes_[np.argmax(logits, axis=1)]
 
     # -- transform -----------------------------------------------------------
-
-    def transform(self, X):
-        """Encode X into features (see ``features``), as ALITransformer does.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features) or (n_samples, C, H, W)
-            Data shaped as in ``fit``: in memory, a memmap, an h5py or zarr
-            dataset (read in batches) or a dask array.
-
-        Returns
-        -------
-        X_new : ndarray or dask array of shape (n_samples, n_features_out)
-            Encoder features, in X's float dtype (float64 for integer input);
-            a dask array, computed block by block, for a dask X.
-        """
-        check_is_fitted(self)
-        if is_dask_array(X):
-            return self._over_dask_blocks(
-                self.transform,
-                X,
-                n_outputs=self._n_features_out,
-                dtype=_feature_dtype(X),
-            )
-        X, _ = self._validate_X(X, reset=False)
-        return self._batched_encode(X, self._encode_batch)
-
-    def encode(self, X):
-        """Latent means mu(x), whatever ``features`` is.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features) or (n_samples, C, H, W)
-            Data shaped as in ``fit``.
-
-        Returns
-        -------
-        Z : ndarray of shape (n_samples, n_components)
-        """
-        check_is_fitted(self)
-        if is_dask_array(X):
-            return self._over_dask_blocks(
-                self.encode, X, n_outputs=self.n_components_, dtype=_feature_dtype(X)
-            )
-        X, _ = self._validate_X(X, reset=False)
-        return self._batched_encode(X, lambda x, noise: self.net_.encoder_.mean(x))
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.transformer_tags.preserves_dtype = ["float64", "float32"]
-        return tags
 
     # -- persistence ---------------------------------------------------------
 

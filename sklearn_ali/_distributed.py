@@ -95,8 +95,13 @@ class Game(torch.nn.Module):
         self.module = module
 
     def forward(self, objective, x, *tensors, **kwargs):
-        m = self.module
-        return objective(m.encoder, m.decoder, m.discriminator, x, *tensors, **kwargs)
+        return play(self.module, objective, x, *tensors, **kwargs)
+
+
+def play(module, objective, x, *tensors, **kwargs):
+    """``objective`` on ``module``'s networks: what a ``Game`` call computes."""
+    networks = (module.encoder, module.decoder, module.discriminator)
+    return objective(*networks, x, *tensors, **kwargs)
 
 
 def data_parallel_game(module, device):

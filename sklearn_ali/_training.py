@@ -27,6 +27,7 @@ import queue
 import threading
 import warnings
 from collections import defaultdict
+from functools import partial
 
 import numpy as np
 import torch
@@ -683,7 +684,9 @@ class ALINet(NeuralNet):
         signature) on this net's networks, criterion and cycle weight, under
         bf16 autocast on CUDA when ``use_amp``.
         """
-        game = self._ddp or _distributed.Game(self.module_)
+        # Data-parallel, through DDP's wrapper, which prepares the gradients'
+        # all-reduce; otherwise straight on the networks.
+        game = self._ddp or partial(_distributed.play, self.module_)
         with self._autocast(x):
             return game(
                 objective,

@@ -10,11 +10,10 @@ from sklearn.base import (
 from sklearn.utils import check_array, check_random_state
 from sklearn.utils.validation import check_is_fitted
 
-from ._base import _BaseALI, _feature_dtype, _FeatureNamesMixin, _is_number
-from ._scaling import is_dask_array
+from ._base import _BaseALI, _EncoderFeaturesMixin, _is_number
 
 
-class ALITransformer(_FeatureNamesMixin, TransformerMixin, _BaseALI):
+class ALITransformer(_EncoderFeaturesMixin, TransformerMixin, _BaseALI):
     """Adversarially Learned Inference (ALI / BiGAN) feature learner.
 
     ``fit`` trains ALI's encoder G_z(x), decoder G_x(z) and joint
@@ -274,15 +273,6 @@ class ALITransformer(_FeatureNamesMixin, TransformerMixin, _BaseALI):
         self.verbose = verbose
         self.random_state = random_state
 
-    @property
-    def _n_features_out(self):
-        # A property, not a fitted value: ``features`` may be switched on a
-        # fitted model (one fit, several feature sets).
-        check_is_fitted(self)
-        if self.features != "hidden":
-            return self.n_components_
-        return self._hidden_width()
-
     # -- fit ---------------------------------------------------------------
 
     @_fit_context(prefer_skip_nested_validation=True)
@@ -342,52 +332,6 @@ class ALITransformer(_FeatureNamesMixin, TransformerMixin, _BaseALI):
 
     # -- transform and friends ---------------------------------------------
 
-    def transform(self, X):
-        """Encode X into features (see ``features``).
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features) or (n_samples, C, H, W)
-            Data shaped as in ``fit``: in memory, a memmap, an h5py or zarr
-            dataset (read in batches) or a dask array.
-
-        Returns
-        -------
-        X_new : ndarray or dask array of shape (n_samples, n_features_out)
-            Encoder features, in X's float dtype (float64 for integer input);
-            a dask array, computed block by block, for a dask X.
-        """
-        check_is_fitted(self)
-        if is_dask_array(X):
-            return self._over_dask_blocks(
-                self.transform,
-                X,
-                n_outputs=self._n_features_out,
-                dtype=_feature_dtype(X),
-            )
-        X, _ = self._validate_X(X, reset=False)
-        return self._batched_encode(X, self._encode_batch)
-
-    def encode(self, X):
-        """Latent means mu(x), whatever ``features`` is.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features) or (n_samples, C, H, W)
-            Data shaped as in ``fit``.
-
-        Returns
-        -------
-        Z : ndarray of shape (n_samples, n_components)
-        """
-        check_is_fitted(self)
-        if is_dask_array(X):
-            return self._over_dask_blocks(
-                self.encode, X, n_outputs=self.n_components_, dtype=_feature_dtype(X)
-            )
-        X, _ = self._validate_X(X, reset=False)
-        return self._batched_encode(X, lambda x, noise: self.net_.encoder_.mean(x))
-
     def inverse_transform(self, X):
         """Decode latent codes into data, in the input's units and shape.
 
@@ -431,11 +375,6 @@ class ALITransformer(_FeatureNamesMixin, TransformerMixin, _BaseALI):
         rng = check_random_state(random_state)
         Z = rng.standard_normal((n_samples, self.n_components_))
         return self._decode(Z)
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.transformer_tags.preserves_dtype = ["float64", "float32"]
-        return tags
 
     def _check_codes(self, Z):
         Z = check_array(Z, dtype=(np.float64, np.float32))
