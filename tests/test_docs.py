@@ -1,5 +1,8 @@
-"""The Sphinx documentation builds without warnings."""
+"""The Sphinx documentation builds without warnings and shows the gallery."""
 
+import os
+import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -9,12 +12,41 @@ import pytest
 pytest.importorskip("sphinx")
 pytest.importorskip("numpydoc")
 pytest.importorskip("myst_parser")
+pytest.importorskip("pydata_sphinx_theme")
+sphinx_gallery = pytest.importorskip("sphinx_gallery.gen_rst")
 
-DOCS = Path(__file__).resolve().parents[1] / "docs"
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DOCS = REPO_ROOT / "docs"
+GALLERY = DOCS / "auto_examples"
+RUN_EXAMPLES = sorted((REPO_ROOT / "examples").glob("plot_*.py"))
+REFRESH = (
+    "run the example again: python -m sphinx -b html docs docs/_build/html "
+    "(docs/conf.py)"
+)
 
 
-def test_docs_build_without_warnings(tmp_path):
-    out = tmp_path / "html"
+@pytest.mark.parametrize("example", RUN_EXAMPLES, ids=lambda p: p.name)
+def test_gallery_output_comes_from_this_source(example):
+    # Sphinx-Gallery keeps the md5 of the source it ran: the figures and
+    # output kept in docs/auto_examples belong to the example as it is now.
+    md5_file = GALLERY / f"{example.name}.md5"
+    assert md5_file.is_file(), f"{example.name} has no gallery output: {REFRESH}"
+    current = sphinx_gallery.get_md5sum(example, mode="t")
+    assert md5_file.read_text() == current, f"{example.name} changed: {REFRESH}"
+    record = GALLERY / f"{example.stem}.run.txt"
+    assert "CPU cores" in record.read_text(encoding="utf-8")
+    assert sorted(GALLERY.glob(f"images/sphx_glr_{example.stem}_*.png"))
+
+
+@pytest.fixture(scope="module")
+def built_docs(tmp_path_factory):
+    """Build a copy of docs/ offline, without running any example."""
+    root = tmp_path_factory.mktemp("repo")
+    shutil.copytree(REPO_ROOT / "examples", root / "examples")
+    shutil.copytree(
+        DOCS, root / "docs", ignore=shutil.ignore_patterns("_build", "generated")
+    )
+    out = root / "html"
     result = subprocess.run(
         [
             sys.executable,
@@ -26,10 +58,15 @@ def test_docs_build_without_warnings(tmp_path):
             "-b",
             "html",
             "-d",
-            str(tmp_path / "doctrees"),
-            str(DOCS),
+            str(root / "doctrees"),
+            # Examples whose kept output is stale render without figures
+            # instead of running for minutes here.
+            "-D",
+            "plot_gallery=0",
+            str(root / "docs"),
             str(out),
         ],
+        env={**os.environ, "SKLEARN_ALI_DOCS_OFFLINE": "1"},
         capture_output=True,
         text=True,
         timeout=300,
@@ -38,5 +75,29 @@ def test_docs_build_without_warnings(tmp_path):
         f"sphinx-build failed (exit {result.returncode}):\n"
         f"{result.stdout}\n{result.stderr}"
     )
-    assert (out / "index.html").is_file()
-    assert (out / "generated" / "sklearn_ali.ALITransformer.html").is_file()
+    return out
+
+
+def test_docs_build_without_warnings(built_docs):
+    assert (built_docs / "index.html").is_file()
+    assert (built_docs / "generated" / "sklearn_ali.ALITransformer.html").is_file()
+
+
+@pytest.mark.parametrize("example", RUN_EXAMPLES, ids=lambda p: p.name)
+def test_gallery_page_shows_figures_and_run(built_docs, example):
+    page = (built_docs / "auto_examples" / f"{example.stem}.html").read_text(
+        encoding="utf-8"
+    )
+    figures = re.findall(rf"sphx_glr_{example.stem}_\d+\.png", page)
+    assert figures, f"{example.name}'s page shows no figure"
+    for name in set(figures):
+        assert (built_docs / "_images" / name).is_file()
+    assert "Total running time of the script" in page
+    assert "Run on:" in page and "CPU cores" in page
+
+
+def test_gallery_shows_unrun_example_as_code(built_docs):
+    page = (built_docs / "auto_examples" / "svhn_cifar10.html").read_text(
+        encoding="utf-8"
+    )
+    assert "load_svhn" in page

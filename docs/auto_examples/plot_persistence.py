@@ -1,0 +1,165 @@
+"""
+Saving and loading a fitted model
+=================================
+
+A fitted :class:`~sklearn_ali.ALITransformer` is saved and loaded with
+``joblib`` like any scikit-learn estimator, or without pickle with
+:func:`sklearn_ali.io.dump` and :func:`sklearn_ali.io.load`. This example
+checks that a loaded copy gives exactly the same outputs as the original, and
+shows where the networks of a model trained on a GPU end up, and how such a
+model loads on a machine without one. It needs the ``plot`` extra
+(``pip install "sklearn-ali[plot]"``).
+"""
+
+# %%
+# A small model
+# -------------
+# 20 epochs on scikit-learn's 8x8 digits, kept as images ``(n, 1, 8, 8)``.
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import joblib
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+from sklearn.datasets import load_digits
+
+import sklearn_ali.io
+from sklearn_ali import ALITransformer
+from sklearn_ali.plotting import plot_samples
+
+X = load_digits().images[:, None]
+params = dict(n_components=16, max_epochs=20, random_state=0)
+# sphinx_gallery_start_ignore
+if os.environ.get("SKLEARN_ALI_EXAMPLES_QUICK"):  # tests/test_examples.py
+    X = X[:200]
+    params.update(conv_width=8, max_epochs=1)
+# sphinx_gallery_end_ignore
+
+
+def network_devices(model):
+    """The device of each of the model's networks."""
+    return {
+        name: str(next(getattr(model, name).parameters()).device)
+        for name in ("encoder_", "decoder_", "discriminator_")
+    }
+
+
+model = ALITransformer(**params).fit(X)
+print(f"trained on {model.device_!r}; networks now on {network_devices(model)}")
+
+# %%
+# With joblib
+# -----------
+# ``joblib.dump`` pickles the whole estimator, networks included. The copy
+# that ``joblib.load`` returns gives the same features, codes,
+# reconstructions and samples, bit for bit.
+folder = tempfile.TemporaryDirectory()
+
+
+def compare(model, loaded, X):
+    """Print whether every output of ``loaded`` equals ``model``'s."""
+    Z = model.encode(X[:20])
+    checks = {
+        "transform": (model.transform(X), loaded.transform(X)),
+        "encode": (Z, loaded.encode(X[:20])),
+        "inverse_transform": (model.inverse_transform(Z), loaded.inverse_transform(Z)),
+        "sample": (model.sample(16, random_state=0), loaded.sample(16, random_state=0)),
+    }
+    for name, (before, after) in checks.items():
+        print(f"  {name:<18} identical: {np.array_equal(before, after)}")
+
+
+path = Path(folder.name, "ali_digits.joblib")
+joblib.dump(model, path)
+loaded = joblib.load(path)
+print(f"{path.name}, {path.stat().st_size / 1e6:.2f} MB, loaded back:")
+compare(model, loaded, X)
+
+# %%
+# Samples drawn with the same ``random_state`` from both:
+fig = plt.figure(figsize=(6.4, 3.6), layout="constrained")
+left, right = fig.subfigures(1, 2)
+plot_samples(model, 16, random_state=0, n_cols=4, fig=left)
+plot_samples(loaded, 16, random_state=0, n_cols=4, fig=right)
+left.suptitle("original model")
+right.suptitle("loaded model")
+
+# %%
+# Without pickle
+# --------------
+# Loading a pickle can run any code the file names, so only load pickles you
+# trust. :func:`sklearn_ali.io.dump` writes a `safetensors
+# <https://huggingface.co/docs/safetensors>`_ file instead: the parameters,
+# fitted attributes and training history as JSON, the weights as tensors.
+# :func:`sklearn_ali.io.load` rebuilds the networks with the package's own
+# code and only copies the stored weights in; it puts them on the CPU unless
+# given another ``device``.
+path = Path(folder.name, "ali_digits.safetensors")
+sklearn_ali.io.dump(model, path)
+loaded = sklearn_ali.io.load(path)
+print(f"{path.name}, {path.stat().st_size / 1e6:.2f} MB, loaded back:")
+compare(model, loaded, X)
+
+# %%
+# Models trained on a GPU
+# -----------------------
+# ``device="auto"`` (the default) trains on a GPU when there is one. With the
+# default ``keep_on_device=False`` the networks move to the CPU at the end of
+# ``fit``, so the saved model holds only CPU tensors and loads anywhere. With
+# ``keep_on_device=True`` they stay on the GPU, where ``transform`` is faster;
+# such a pickle still loads on a machine without CUDA, because skorch maps
+# its networks to the CPU when it unpickles them there. Each model below is
+# loaded in a fresh Python process that cannot see the GPU
+# (``CUDA_VISIBLE_DEVICES=""``), which transforms the same digits.
+CPU_ONLY_CHECK = """
+import sys, warnings
+import joblib, numpy as np, torch
+warnings.simplefilter("ignore")
+model_path, data_path = sys.argv[1:3]
+model = joblib.load(model_path)
+data = np.load(data_path)
+features = model.transform(data["X"])
+print(f"  CUDA available: {torch.cuda.is_available()}; encoder on "
+      f"{next(model.encoder_.parameters()).device}; transform matches: "
+      f"{np.allclose(features, data['features'], atol=1e-4)}")
+"""
+
+
+def load_without_gpu(path, X, features):
+    """Load ``path`` in a process without CUDA and compare its features."""
+    data_path = path.with_suffix(".npz")
+    np.savez(data_path, X=X, features=features)
+    done = subprocess.run(
+        [sys.executable, "-c", CPU_ONLY_CHECK, str(path), str(data_path)],
+        env={**os.environ, "CUDA_VISIBLE_DEVICES": ""},
+        capture_output=True,
+        text=True,
+    )
+    print(done.stdout.rstrip() or f"  failed:\n{done.stderr}")
+
+
+if torch.cuda.is_available():
+    for keep in (False, True):
+        gpu_model = ALITransformer(device="cuda", keep_on_device=keep, **params)
+        gpu_model.fit(X)
+        print(
+            f"keep_on_device={keep}: trained on {gpu_model.device_!r}, "
+            f"networks now on {network_devices(gpu_model)}"
+        )
+        path = Path(folder.name, f"ali_digits_cuda_keep_{keep}.joblib")
+        joblib.dump(gpu_model, path)
+        load_without_gpu(path, X, gpu_model.transform(X))
+else:
+    print(
+        "No CUDA device here, so the models above trained on the CPU. On a "
+        "machine with a GPU, this cell trains with keep_on_device=False and "
+        "True and loads each saved model in a process without CUDA."
+    )
+
+# %%
+folder.cleanup()
+plt.show()
