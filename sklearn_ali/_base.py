@@ -144,12 +144,31 @@ class _EncoderFeaturesMixin(ClassNamePrefixFeaturesOutMixin, TransformerMixin):
         return tags
 
 
+# Where .readthedocs.yaml publishes the documentation (pyproject.toml's
+# "Documentation" URL): an estimator's HTML repr links to its API page there.
+DOCS_URL = "https://sklearn-ali.readthedocs.io/en"
+
+
 class _BaseALI(BaseEstimator):
     """Base of the ALI estimators; not to be used directly.
 
     Subclasses define ``__init__`` with the parameters of
     ``_parameter_constraints`` (and their own).
     """
+
+    _doc_link_module = "sklearn_ali"
+
+    @property
+    def _doc_link_template(self):
+        from . import __version__
+
+        # Read the Docs serves the newest release as "stable" and the main
+        # branch as "latest".
+        version = "latest" if "dev" in __version__ else "stable"
+        return (
+            f"{DOCS_URL}/{version}/generated/"
+            "{estimator_module}.{estimator_name}.html"
+        )
 
     _parameter_constraints: dict = {
         "n_components": [Interval(Integral, 1, None, closed="left")],

@@ -101,3 +101,19 @@ def test_gallery_shows_unrun_example_as_code(built_docs):
         encoding="utf-8"
     )
     assert "load_svhn" in page
+
+
+@pytest.mark.parametrize("name", ["ALITransformer", "ALIClassifier", "ConditionalALI"])
+def test_html_repr_links_to_the_api_page(built_docs, name):
+    import sklearn_ali
+    from sklearn_ali._base import DOCS_URL
+
+    estimator = getattr(sklearn_ali, name)()
+    link = estimator._get_doc_link()
+    assert link.startswith(DOCS_URL) and link in estimator._repr_html_()
+    # The page the link names is one the docs build makes.
+    page = link.split("/en/", 1)[1].split("/", 1)[1]
+    assert (built_docs / page).is_file()
+    pyproject = (REPO_ROOT / "pyproject.toml").read_text(encoding="utf-8")
+    (documentation,) = re.findall(r'^Documentation = "(.*)"$', pyproject, re.M)
+    assert documentation.startswith(DOCS_URL)
