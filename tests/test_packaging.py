@@ -66,6 +66,11 @@ def test_contents(sdist):
         tracked = {p.relative_to(ROOT) for p in (ROOT / folder).rglob("*.py")}
         shipped = {p.relative_to(root) for p in (root / folder).rglob("*.py")}
         assert tracked - shipped == set(), folder
+    # The gallery's kept output: the sdist's docs show the same figures.
+    gallery = [p for p in (ROOT / "docs" / "auto_examples").rglob("*") if p.is_file()]
+    assert any(p.suffix == ".png" for p in gallery)
+    missing = [p for p in gallery if not (root / p.relative_to(ROOT)).is_file()]
+    assert not missing, missing
 
 
 def test_the_sdists_tests_pass(sdist):
