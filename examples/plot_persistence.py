@@ -154,11 +154,7 @@ if torch.cuda.is_available():
         joblib.dump(gpu_model, path)
         load_without_gpu(path, X, gpu_model.transform(X))
 else:
-    print(
-        "No CUDA device here, so the models above trained on the CPU. On a "
-        "machine with a GPU, this cell trains with keep_on_device=False and "
-        "True and loads each saved model in a process without CUDA."
-    )
+    print("No CUDA device here: the models above trained on the CPU.")
 
 # %%
 folder.cleanup()
