@@ -9,7 +9,10 @@ source changed, so a build takes minutes, not the hour the examples need.
 
 Without network access set ``SKLEARN_ALI_DOCS_OFFLINE=1``: links to the
 documentation of scikit-learn, PyTorch, skorch, numpy and joblib need their
-intersphinx inventories, and offline they become plain text.
+intersphinx inventories, and offline they become plain text, unless
+``SKLEARN_ALI_DOCS_INVENTORIES`` names a folder of inventories fetched
+elsewhere (``sklearn.inv`` from ``https://scikit-learn.org/stable/objects.inv``,
+and so on for the names of ``intersphinx_mapping``).
 """
 
 import os
@@ -22,6 +25,7 @@ import sklearn_ali
 DOCS = Path(__file__).resolve().parent
 ROOT = DOCS.parent
 OFFLINE = bool(os.environ.get("SKLEARN_ALI_DOCS_OFFLINE"))
+INVENTORIES = os.environ.get("SKLEARN_ALI_DOCS_INVENTORIES")
 sys.path.insert(0, str(DOCS / "sphinxext"))
 
 # -- project -----------------------------------------------------------------
@@ -106,16 +110,21 @@ html_show_sourcelink = False
 
 # -- intersphinx --------------------------------------------------------------
 
-intersphinx_mapping = {
-    "python": ("https://docs.python.org/3", None),
-    "sklearn": ("https://scikit-learn.org/stable", None),
-    "torch": ("https://docs.pytorch.org/docs/stable", None),
-    "skorch": ("https://skorch.readthedocs.io/en/stable", None),
-    "numpy": ("https://numpy.org/doc/stable", None),
-    "joblib": ("https://joblib.readthedocs.io/en/stable", None),
+DOCUMENTATION = {
+    "python": "https://docs.python.org/3",
+    "sklearn": "https://scikit-learn.org/stable",
+    "torch": "https://docs.pytorch.org/docs/stable",
+    "skorch": "https://skorch.readthedocs.io/en/stable",
+    "numpy": "https://numpy.org/doc/stable",
+    "joblib": "https://joblib.readthedocs.io/en/stable",
 }
-if OFFLINE:
-    intersphinx_mapping = {}
+intersphinx_mapping = {}
+for _name, _url in DOCUMENTATION.items():
+    _local = Path(INVENTORIES or "", f"{_name}.inv")
+    if INVENTORIES and _local.is_file():
+        intersphinx_mapping[_name] = (_url, str(_local))
+    elif not OFFLINE:
+        intersphinx_mapping[_name] = (_url, None)
 
 # -- example gallery ------------------------------------------------------------
 
@@ -147,14 +156,14 @@ sphinx_gallery_conf = {
 # ALITransformer's page documents the methods it inherits from scikit-learn
 # (fit_transform, get_params, set_output, ...). Their docstrings link to labels
 # and glossary terms of scikit-learn's own documentation, which resolve through
-# its intersphinx inventory; offline they become plain text. Docstrings of
+# its intersphinx inventory; without it they become plain text. Docstrings of
 # sklearn_ali itself are left untouched, so their broken references still fail
 # the build.
 _CROSS_PROJECT_ROLE = re.compile(r":(?:ref|term):`(?:([^`<]*?)\s*<[^`>]+>|([^`]+))`")
 
 
 def _unlink_sklearn_roles(app, what, name, obj, options, lines):
-    if not OFFLINE:
+    if "sklearn" in intersphinx_mapping:
         return
     module = getattr(obj, "__module__", None) or ""
     if module != "sklearn" and not module.startswith("sklearn."):

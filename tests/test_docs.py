@@ -5,6 +5,7 @@ import re
 import shutil
 import subprocess
 import sys
+import zlib
 from pathlib import Path
 
 import pytest
@@ -38,10 +39,8 @@ def test_gallery_output_comes_from_this_source(example):
     assert sorted(GALLERY.glob(f"images/sphx_glr_{example.stem}_*.png"))
 
 
-@pytest.fixture(scope="module")
-def built_docs(tmp_path_factory):
-    """Build a copy of docs/ offline, without running any example."""
-    root = tmp_path_factory.mktemp("repo")
+def build_docs(root, *, warnings_are_errors=True, **env):
+    """Build a copy of docs/ in ``root`` offline, without running any example."""
     shutil.copytree(REPO_ROOT / "examples", root / "examples")
     shutil.copytree(
         DOCS, root / "docs", ignore=shutil.ignore_patterns("_build", "generated")
@@ -52,8 +51,7 @@ def built_docs(tmp_path_factory):
             sys.executable,
             "-m",
             "sphinx",
-            "-W",
-            "--keep-going",
+            *(["-W", "--keep-going"] if warnings_are_errors else []),
             "-q",
             "-b",
             "html",
@@ -66,7 +64,7 @@ def built_docs(tmp_path_factory):
             str(root / "docs"),
             str(out),
         ],
-        env={**os.environ, "SKLEARN_ALI_DOCS_OFFLINE": "1"},
+        env={**os.environ, "SKLEARN_ALI_DOCS_OFFLINE": "1", **env},
         capture_output=True,
         text=True,
         timeout=300,
@@ -76,6 +74,11 @@ def built_docs(tmp_path_factory):
         f"{result.stdout}\n{result.stderr}"
     )
     return out
+
+
+@pytest.fixture(scope="module")
+def built_docs(tmp_path_factory):
+    return build_docs(tmp_path_factory.mktemp("repo"))
 
 
 def test_docs_build_without_warnings(built_docs):
@@ -117,3 +120,49 @@ def test_html_repr_links_to_the_api_page(built_docs, name):
     pyproject = (REPO_ROOT / "pyproject.toml").read_text(encoding="utf-8")
     (documentation,) = re.findall(r'^Documentation = "(.*)"$', pyproject, re.M)
     assert documentation.startswith(DOCS_URL)
+
+
+def write_inventory(path, project, entries):
+    """An intersphinx inventory (objects.inv, version 2) of ``entries``."""
+    header = (
+        "# Sphinx inventory version 2\n"
+        f"# Project: {project}\n"
+        "# Version: 1\n"
+        "# The remainder of this file is compressed using zlib.\n"
+    )
+    body = "".join(f"{name} py:class 1 {uri} -\n" for name, uri in entries)
+    path.write_bytes(header.encode() + zlib.compress(body.encode()))
+
+
+def test_links_to_scikit_learn_go_through_intersphinx(tmp_path):
+    # Offline, an inventory from a folder stands in for the one online.
+    inventories = tmp_path / "inventories"
+    inventories.mkdir()
+    write_inventory(
+        inventories / "sklearn.inv",
+        "scikit-learn",
+        [
+            (name, f"modules/generated/{name}.html#$")
+            for name in ("sklearn.pipeline.Pipeline", "sklearn.decomposition.PCA")
+        ],
+    )
+    # Not -W: the stand-in lacks the glossary terms of scikit-learn's own
+    # docstrings, which the real inventory has.
+    out = build_docs(
+        tmp_path / "repo",
+        warnings_are_errors=False,
+        SKLEARN_ALI_DOCS_INVENTORIES=str(inventories),
+    )
+    site = "https://scikit-learn.org/stable/modules/generated/"
+    index = (out / "index.html").read_text(encoding="utf-8")
+    assert (
+        f'href="{site}sklearn.pipeline.Pipeline.html#sklearn.pipeline.Pipeline"'
+        in index
+    )
+    # numpydoc's "See Also" entries resolve the same way.
+    api = (out / "generated" / "sklearn_ali.ALITransformer.html").read_text(
+        encoding="utf-8"
+    )
+    assert (
+        f'href="{site}sklearn.decomposition.PCA.html#sklearn.decomposition.PCA"' in api
+    )
