@@ -23,7 +23,6 @@ from pathlib import Path
 import sklearn_ali
 
 DOCS = Path(__file__).resolve().parent
-ROOT = DOCS.parent
 OFFLINE = bool(os.environ.get("SKLEARN_ALI_DOCS_OFFLINE"))
 INVENTORIES = os.environ.get("SKLEARN_ALI_DOCS_INVENTORIES")
 sys.path.insert(0, str(DOCS / "sphinxext"))
