@@ -54,6 +54,7 @@ from .networks import ARCHITECTURES, check_networks
 # independently of n_samples.
 _INFERENCE_BATCH = 512
 _MIN_IMAGE_SIDE = 8
+FEATURES = frozenset({"mean", "sample", "hidden"})
 
 
 class _EncoderFeaturesMixin(ClassNamePrefixFeaturesOutMixin, TransformerMixin):
@@ -69,9 +70,18 @@ class _EncoderFeaturesMixin(ClassNamePrefixFeaturesOutMixin, TransformerMixin):
         # A property, not a fitted value: ``features`` may be switched on a
         # fitted model (one fit, several feature sets).
         check_is_fitted(self)
+        self._check_features()
         if self.features != "hidden":
             return self.n_components_
         return self._hidden_width()
+
+    def _check_features(self):
+        # features is read after fit: a set_params(features=...) on a fitted
+        # model bypasses fit's parameter validation.
+        if not isinstance(self.features, str) or self.features not in FEATURES:
+            raise ValueError(
+                f"features={self.features!r} is not one of {sorted(FEATURES)}."
+            )
 
     def get_feature_names_out(self, input_features=None):
         """Names of the columns of ``transform``.
@@ -89,6 +99,7 @@ class _EncoderFeaturesMixin(ClassNamePrefixFeaturesOutMixin, TransformerMixin):
         -------
         feature_names_out : ndarray of str objects
         """
+        self._check_features()
         names = super().get_feature_names_out(input_features)
         return self._hidden_feature_names() if self.features == "hidden" else names
 
@@ -108,6 +119,7 @@ class _EncoderFeaturesMixin(ClassNamePrefixFeaturesOutMixin, TransformerMixin):
             a dask array, computed block by block, for a dask X.
         """
         check_is_fitted(self)
+        self._check_features()
         if is_dask_array(X):
             return self._over_dask_blocks(
                 self.transform,
@@ -177,7 +189,7 @@ class _BaseALI(BaseEstimator):
         "hidden_layer_sizes": [tuple, list],
         "conv_width": [Interval(Integral, 1, None, closed="left")],
         "encoder": [StrOptions({"stochastic", "deterministic"})],
-        "features": [StrOptions({"mean", "sample", "hidden"})],
+        "features": [StrOptions(set(FEATURES))],
         "max_epochs": [Interval(Integral, 1, None, closed="left")],
         "batch_size": [Interval(Integral, 2, None, closed="left")],
         "learning_rate": [Interval(Real, 0, None, closed="neither")],
@@ -326,7 +338,7 @@ class _BaseALI(BaseEstimator):
         changed = [
             name
             for name, value in self._structure().items()
-            if value != self._structure_[name]
+            if _structure_value(value) != _structure_value(self._structure_[name])
         ]
         if changed:
             raise ValueError(
@@ -335,6 +347,12 @@ class _BaseALI(BaseEstimator):
                 "(warm_start=False) to change them."
             )
         X, _ = self._validate_X(X, reset=False)
+        if X.shape[0] < 2:
+            # A first fit asks for two rows too (validate_data's minimum).
+            raise ValueError(
+                f"Training on needs at least 2 samples (the networks' batch "
+                f"normalisation needs two rows a batch); got {X.shape[0]}."
+            )
         targets = self._encode_targets(y, X.shape[0], reset=False)
         check_scaled_range(X, *self._scaling())
         net = self.net_
@@ -566,10 +584,18 @@ class _BaseALI(BaseEstimator):
                 "set image_shape for flat images."
             )
         if arch == "conv" and min(self.image_shape_[1:]) < _MIN_IMAGE_SIDE:
+            channels, height, width = self.image_shape_
+            if width <= 4 and min(channels, height) >= _MIN_IMAGE_SIDE:
+                hint = (
+                    " Images are read as (n, channels, height, width); these look "
+                    "channels-last, (n, height, width, channels): pass "
+                    "X.transpose(0, 3, 1, 2)."
+                )
+            else:
+                hint = " Use architecture='mlp'."
             raise ValueError(
                 f"architecture='conv' needs images of at least {_MIN_IMAGE_SIDE}x"
-                f"{_MIN_IMAGE_SIDE} pixels; got {self.image_shape_}. Use "
-                "architecture='mlp'."
+                f"{_MIN_IMAGE_SIDE} pixels; got {self.image_shape_}.{hint}"
             )
         return arch
 
@@ -741,9 +767,15 @@ class _BaseALI(BaseEstimator):
         ndim = len(X.shape) if lazy else getattr(X, "ndim", None)
         if ndim is not None and ndim > 2 and not hasattr(X, "tocsr"):
             if ndim != 4:
+                hint = ""
+                if ndim == 3:
+                    hint = (
+                        " For single-channel images of shape (n, height, width), "
+                        "add a channel axis: X[:, None]."
+                    )
                 raise ValueError(
                     f"X has {ndim} dimensions; expected (n_samples, n_features) or "
-                    "(n_samples, channels, height, width)."
+                    f"(n_samples, channels, height, width).{hint}"
                 )
             if not lazy:
                 X = np.asarray(X)
@@ -760,17 +792,54 @@ class _BaseALI(BaseEstimator):
                 # samples, and validate_data below names the empty input.
                 X = X.reshape(len(X), math.prod(X.shape[1:]))
         if lazy:
-            return self._validate_lazy_X(X, reset=reset), image_shape
+            X = self._validate_lazy_X(X, reset=reset)
+            if not reset:
+                self._check_input_kind(image_shape)
+            return X, image_shape
         X = validate_data(
             self,
             X,
             reset=reset,
             dtype="numeric",
             ensure_min_samples=2 if reset else 1,
+            # The passes that read X (scaling, batches) check its values and
+            # name the first row with a NaN or inf, which validate_data
+            # does not.
+            ensure_all_finite=False,
         )
         if X.dtype.kind not in "fiub":
             raise ValueError(f"X must hold numbers; got dtype {X.dtype}.")
+        if not reset:
+            self._check_input_kind(image_shape)
         return X, image_shape
+
+    def _check_input_kind(self, image_shape):
+        """Refuse flat rows for a model fitted on 4-D images, and images for
+        one fitted on rows that are not images.
+
+        Both hold n_features_in_ values a row, so the mistake would pass
+        every other check; outputs such as ``inverse_transform`` follow the
+        fitted input's shape, not the new one's.
+        """
+        fitted_ndim = getattr(self, "_input_ndim_", None)
+        ndim = 2 if image_shape is None else 4
+        if fitted_ndim is None or ndim == fitted_ndim:
+            return
+        if fitted_ndim == 2 and self.image_shape_ is not None:
+            return  # flat images of a declared image_shape: both layouts hold
+        name = type(self).__name__
+        if fitted_ndim == 4:
+            raise ValueError(
+                f"X is 2-D (rows of {self.n_features_in_} features), but {name} "
+                f"was fitted on images of shape {self.image_shape_}: pass X "
+                f"shaped (n_samples, {', '.join(map(str, self.image_shape_))}), "
+                f"for example X.reshape(-1, {', '.join(map(str, self.image_shape_))})."
+            )
+        raise ValueError(
+            f"X is 4-D (images of shape {image_shape}), but {name} was fitted on "
+            f"rows of {self.n_features_in_} features: pass X shaped "
+            f"(n_samples, {self.n_features_in_}), for example X.reshape(len(X), -1)."
+        )
 
     def _validate_lazy_X(self, X, *, reset):
         """What ``validate_data`` checks, but the values, of a lazy array-like."""
@@ -900,6 +969,7 @@ class _BaseALI(BaseEstimator):
                     c = condition[start : start + _INFERENCE_BATCH]
                     args += (c.to(device),)
                 features = fn(*args).float().cpu().numpy()
+                _check_finite_output(features, "encoder", start)
                 if out is None:
                     out = np.empty((n_samples, features.shape[1]), dtype=out_dtype)
                 out[start : start + len(x)] = features
@@ -960,10 +1030,12 @@ class _BaseALI(BaseEstimator):
                     args += (c.to(device),)
                 x = decoder(*args).float().cpu().numpy()
                 if not np.isfinite(x).all():
+                    largest = np.abs(Z[start : start + len(x)]).max()
+                    if largest <= _PLAUSIBLE_CODE:
+                        _check_finite_output(x, "decoder", start)
                     raise ValueError(
                         "The decoder's float32 output overflowed for latent "
-                        "codes of magnitude up to "
-                        f"{np.abs(Z[start : start + len(x)]).max():.3g}, too far "
+                        f"codes of magnitude up to {largest:.3g}, too far "
                         "from the N(0, I) prior to decode."
                     )
                 # Scaled in place per batch: ``X * scale + offset`` over the
@@ -1169,6 +1241,17 @@ class _BaseALI(BaseEstimator):
 _SEED_BOUND = np.iinfo(np.int32).max
 
 
+def _structure_value(value):
+    """A structural hyperparameter as compared for a warm start.
+
+    Sequences by their items: hidden_layer_sizes=[32] builds what (32,)
+    built (and io's JSON brings tuples back as lists).
+    """
+    if isinstance(value, (list, tuple)):
+        return tuple(value)
+    return value
+
+
 def _rank_seed(seed, rank):
     """torch's seed on ``rank``: the noise of each rank's share must differ."""
     return seed if rank == 0 else (seed + 104729 * rank) % _SEED_BOUND
@@ -1185,6 +1268,29 @@ _NUMERIC_PARAMS = (
     "dropout",
     "reconstruction_weight",
 )
+
+
+# Latent codes beyond this magnitude are about impossible under N(0, I): a
+# decoder that overflows on them is blamed on the codes, on others on itself.
+_PLAUSIBLE_CODE = 1e3
+
+
+def _check_finite_output(values, network, first_row):
+    """Raise ValueError where a network's output for finite input is not finite.
+
+    The inputs were checked finite, so the weights are the likely cause:
+    a fit that diverged without a non-finite loss, or edited parameters.
+    """
+    if math.isfinite(values.sum(dtype=np.float64)) or np.isfinite(values).all():
+        return
+    bad = ~np.isfinite(values.reshape(len(values), -1)).all(axis=1)
+    row = first_row + int(np.flatnonzero(bad)[0])
+    raise ValueError(
+        f"The {network} gave NaN or infinite outputs for finite inputs (first "
+        f"at row {row}): its weights are likely diverged (a learning_rate too "
+        "high for the data) or were tampered with. Refit the model, for "
+        "example with a smaller learning_rate."
+    )
 
 
 def _feature_dtype(X):

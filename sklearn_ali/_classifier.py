@@ -15,6 +15,7 @@ from sklearn.utils.validation import check_is_fitted, column_or_1d
 from ._base import _BaseALI, _EncoderFeaturesMixin
 from ._scaling import is_dask_array
 from ._training import LabelledHoldOut, SemiSupervisedNet, class_logits
+from ._validation import check_label_kind, check_label_values
 
 # The label of unlabelled rows, scikit-learn's semi-supervised convention.
 UNLABELLED = -1
@@ -358,6 +359,7 @@ class ALIClassifier(_EncoderFeaturesMixin, ClassifierMixin, TransformerMixin, _B
                 "use dtype object, and use -1 as the label for unlabeled samples."
             )
         labelled = y != UNLABELLED  # (n,) bool
+        check_label_values(y[labelled], "y")
         if reset:
             if not labelled.any():
                 raise ValueError(
@@ -369,6 +371,7 @@ class ALIClassifier(_EncoderFeaturesMixin, ClassifierMixin, TransformerMixin, _B
             check_classification_targets(y[labelled])
             if classes is not None:
                 classes = column_or_1d(classes)
+                check_label_values(classes, "classes")
                 self.classes_ = np.unique(classes[classes != UNLABELLED])
             else:
                 self.classes_ = np.unique(y[labelled])
@@ -380,6 +383,7 @@ class ALIClassifier(_EncoderFeaturesMixin, ClassifierMixin, TransformerMixin, _B
                 )
         elif labelled.any():
             check_classification_targets(y[labelled])
+        check_label_kind(y[labelled], self.classes_, "y")
         unknown = np.setdiff1d(y[labelled], self.classes_)
         if len(unknown):
             raise ValueError(

@@ -12,6 +12,7 @@ from sklearn.utils.validation import check_is_fitted, column_or_1d
 from ._base import _BaseALI, _feature_dtype, _is_number
 from ._scaling import is_dask_array
 from ._training import ConditionalNet
+from ._validation import check_label_kind, check_label_values
 from .networks import build_conditional, check_networks
 
 
@@ -288,6 +289,7 @@ class ConditionalALI(_BaseALI):
                 f"of shape (n_samples, n_attributes); got {ndim} dimensions."
             )
         labels = column_or_1d(y)
+        check_label_values(labels, what)
         if reset:
             if type_of_target(labels) == "continuous":
                 raise ValueError(
@@ -303,6 +305,7 @@ class ConditionalALI(_BaseALI):
                 f"{what} is 1-D (class labels) but this model was fitted on "
                 f"{self.n_conditions_} attributes: pass a 2-D attribute matrix."
             )
+        check_label_kind(labels, self.classes_, what)
         unknown = np.setdiff1d(labels, self.classes_)
         if len(unknown):
             raise ValueError(
@@ -324,6 +327,15 @@ class ConditionalALI(_BaseALI):
                 f"{what} holds NaN or infinite attributes (rows "
                 f"{rows[:5].tolist()}{', ...' if len(rows) > 5 else ''}); "
                 "conditions must be fully observed."
+            )
+        # Conditions enter the networks as float32 as they are.
+        too_large = np.abs(y) > np.finfo(np.float32).max
+        if too_large.any():
+            rows = np.flatnonzero(too_large.any(axis=1))
+            raise ValueError(
+                f"{what} holds attributes beyond float32's range (rows "
+                f"{rows[:5].tolist()}{', ...' if len(rows) > 5 else ''}); the "
+                "networks read conditions in float32: rescale them."
             )
         if reset:
             self.__dict__.pop("classes_", None)

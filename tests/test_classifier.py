@@ -110,6 +110,11 @@ def test_fully_labelled_y_works(digits_flat, digits, tiny):
         (None, "requires y to be passed"),
         (np.zeros(199), "X has 200 samples but y has 199"),
         (np.linspace(0, 1, 200), "Unknown label type"),
+        (np.r_[np.arange(199) % 3, np.nan], "holds NaN"),
+        (
+            np.array([*(np.arange(198) % 3).tolist(), "a", -1], dtype=object),
+            "mixes strings",
+        ),
     ],
 )
 def test_bad_y_is_a_clear_error(digits_flat, tiny, y, match):
@@ -117,6 +122,18 @@ def test_bad_y_is_a_clear_error(digits_flat, tiny, y, match):
     with pytest.raises(ValueError, match=match):
         clf.fit(digits_flat, y)
     assert not hasattr(clf, "classes_")  # a failed fit leaves no fitted state
+
+
+def test_bad_classes_and_label_kinds_are_named(digits_flat, digits, tiny):
+    y = semi_labels(digits[1], 60)
+    with pytest.raises(ValueError, match="classes holds NaN"):
+        ALIClassifier(**tiny).partial_fit(digits_flat, y, classes=[*range(10), np.nan])
+    clf = ALIClassifier(random_state=0, **tiny).fit(digits_flat, y)
+    before = clf.predict_proba(digits_flat)
+    with pytest.raises(ValueError, match="labels of kind 'str'"):
+        strings = np.array([-1 if v < 0 else str(v) for v in y], dtype=object)
+        clf.partial_fit(digits_flat, strings)
+    np.testing.assert_array_equal(clf.predict_proba(digits_flat), before)
 
 
 def test_unfitted_model_raises_not_fitted(digits_flat, tiny):

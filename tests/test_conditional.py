@@ -111,6 +111,15 @@ def test_attribute_matrix_on_rows():
             np.where(np.eye(300, 2) > 0, np.nan, 0.0),
             r"NaN or infinite attributes \(rows \[0, 1\]\)",
         ),
+        (
+            np.where(np.eye(300, 2) > 0, 1e39, 0.0),
+            r"beyond float32's range \(rows \[0, 1\]\)",
+        ),
+        (np.r_[np.arange(299) % 10, np.nan], "holds NaN"),
+        (
+            np.array([*(np.arange(299) % 10).tolist(), "a"], dtype=object),
+            "mixes strings and numbers",
+        ),
     ],
 )
 def test_bad_conditions_are_named_and_keep_a_fitted_model(fitted, digits, y, match):
@@ -136,6 +145,12 @@ def test_bad_calls_after_fit(fitted, digits):
         fitted.decode(np.zeros((2, 3)), 1)
     with pytest.raises(TypeError):
         fitted.sample(2)  # y is required
+    # Labels of another kind never become a class by numpy's promotion.
+    for label in ["10", "2", True, np.array(["1", "3"])]:
+        with pytest.raises(ValueError, match="labels of kind"):
+            fitted.sample(2, y=label)
+        with pytest.raises(ValueError, match="labels of kind"):
+            fitted.decode(np.zeros((2, 4)), label)
 
 
 def test_persistence_with_joblib_and_io(fitted, digits, tmp_path):
