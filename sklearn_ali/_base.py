@@ -204,6 +204,7 @@ class _BaseALI(BaseEstimator):
         "device": [str, torch.device],
         "keep_on_device": ["boolean"],
         "distributed": [StrOptions({"auto"}), "boolean"],
+        "distributed_timeout": [Interval(Real, 0, None, closed="neither")],
         "validation_fraction": [Interval(Real, 0, 1, closed="left")],
         "warm_start": ["boolean"],
         "callbacks": [list, None],
@@ -402,7 +403,9 @@ class _BaseALI(BaseEstimator):
             and _distributed.launched_world_size() > 1
         ):
             self.device_ = str(_distributed.local_device("cuda"))
-        rank, world = _distributed.join_process_group(self.device_)
+        rank, world = _distributed.join_process_group(
+            self.device_, timeout=self.distributed_timeout
+        )
         if self.distributed is True and world == 1:
             raise ValueError(
                 "distributed=True, but this process is alone: launch the script "
@@ -1267,6 +1270,7 @@ _NUMERIC_PARAMS = (
     "discriminator_learning_rate",
     "dropout",
     "reconstruction_weight",
+    "distributed_timeout",
 )
 
 

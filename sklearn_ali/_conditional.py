@@ -99,6 +99,13 @@ class ConditionalALI(_BaseALI):
         Data-parallel training over the processes ``torchrun`` launched, as
         in ``ALITransformer``; False trains in this process alone.
 
+    distributed_timeout : float, default=300.0
+        Seconds a data-parallel ``fit`` waits for every rank to join the
+        process group (and, once joined, for each collective step). Past
+        it, ``fit`` raises an error naming the ranks that did not join
+        (a rank that never calls ``fit``, say), where it would otherwise
+        wait forever.
+
     validation_fraction : float, default=0.0
         Fraction of rows held out to score each epoch: ``valid_loss`` is
         their reconstruction error given their conditions.
@@ -208,6 +215,7 @@ class ConditionalALI(_BaseALI):
         device="auto",
         keep_on_device=False,
         distributed="auto",
+        distributed_timeout=300.0,
         validation_fraction=0.0,
         warm_start=False,
         callbacks=None,
@@ -231,6 +239,7 @@ class ConditionalALI(_BaseALI):
         self.device = device
         self.keep_on_device = keep_on_device
         self.distributed = distributed
+        self.distributed_timeout = distributed_timeout
         self.validation_fraction = validation_fraction
         self.warm_start = warm_start
         self.callbacks = callbacks

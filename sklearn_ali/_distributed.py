@@ -15,6 +15,7 @@ pass per player (``backward(inputs=...)``); between them they mark every
 parameter ready once, which is what DDP's reducer waits for.
 """
 
+import datetime
 import os
 
 import torch
@@ -52,12 +53,15 @@ def local_device(device_type):
     return torch.device(device_type, int(os.environ.get("LOCAL_RANK", "0")))
 
 
-def join_process_group(device):
+def join_process_group(device, *, timeout):
     """Join the launcher's process group if there is one; ``(rank, world_size)``.
 
-    Initialised from torchrun's environment (``env://``: MASTER_ADDR,
-    MASTER_PORT, RANK, WORLD_SIZE), with NCCL for CUDA tensors and gloo for
-    CPU tensors (and for the small objects every rank agrees on).
+    Initialised from torchrun's environment (MASTER_ADDR, MASTER_PORT, RANK,
+    WORLD_SIZE), with NCCL for CUDA tensors and gloo for CPU tensors (and
+    for the small objects every rank agrees on). Each rank first checks in
+    on the rendezvous store and waits ``timeout`` seconds for the others:
+    torch's own rendezvous would wait its default half hour and then say
+    only how many joined, not which ranks are missing.
     """
     if not dist.is_available():
         return 0, 1
@@ -65,8 +69,52 @@ def join_process_group(device):
         cuda = torch.device(device).type == "cuda"
         if cuda:
             torch.cuda.set_device(torch.device(device))
-        dist.init_process_group("cpu:gloo,cuda:nccl" if cuda else "gloo")
+        timeout = datetime.timedelta(seconds=timeout)
+        rank, world = int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"])
+        store = _check_in(rank, world, timeout)
+        dist.init_process_group(
+            "cpu:gloo,cuda:nccl" if cuda else "gloo",
+            store=store,
+            rank=rank,
+            world_size=world,
+            timeout=timeout,
+        )
     return active_world()
+
+
+def _check_in(rank, world, timeout):
+    """The rendezvous store, once every rank has checked in; else RuntimeError.
+
+    The store is torchrun's: its agent hosts it at MASTER_PORT (where it
+    says so in TORCHELASTIC_USE_AGENT_STORE), or rank 0 does, as torch's
+    ``env://`` rendezvous does.
+    """
+    agent_store = os.environ.get("TORCHELASTIC_USE_AGENT_STORE") == "True"
+    store = dist.TCPStore(
+        os.environ["MASTER_ADDR"],
+        int(os.environ["MASTER_PORT"]),
+        world,
+        is_master=rank == 0 and not agent_store,
+        timeout=timeout,
+        wait_for_workers=False,
+    )
+    # A restarted launch (torchrun --max-restarts) checks in afresh.
+    attempt = os.environ.get("TORCHELASTIC_RESTART_COUNT", "0")
+    prefix = f"sklearn_ali/{attempt}/joined/"
+    store.set(f"{prefix}{rank}", "1")
+    keys = [f"{prefix}{r}" for r in range(world)]
+    try:
+        store.wait(keys, timeout)
+    except (RuntimeError, dist.DistError) as exc:
+        missing = [r for r, key in enumerate(keys) if not store.check([key])]
+        raise RuntimeError(
+            f"Data-parallel fit: ranks {missing} of {world} did not join within "
+            f"distributed_timeout={timeout.total_seconds():g} s. Every process "
+            "the launcher started must call fit alike; raise "
+            "distributed_timeout if they start slowly, or set "
+            "distributed=False to train in each process alone."
+        ) from exc
+    return dist.PrefixStore("sklearn_ali/process_group", store)
 
 
 def broadcast_object(obj, src=0):

@@ -131,6 +131,13 @@ class ALITransformer(_EncoderFeaturesMixin, TransformerMixin, _BaseALI):
         ``"auto"``, but ``fit`` raises if there is no group of several
         processes. See "Scaling out" in the user guide.
 
+    distributed_timeout : float, default=300.0
+        Seconds a data-parallel ``fit`` waits for every rank to join the
+        process group (and, once joined, for each collective step). Past
+        it, ``fit`` raises an error naming the ranks that did not join
+        (a rank that never calls ``fit``, say), where it would otherwise
+        wait forever.
+
     validation_fraction : float, default=0.0
         Fraction of X held out (at random, seeded by ``random_state``) to
         score each epoch: ``valid_loss`` in the history is the mean absolute
@@ -243,6 +250,7 @@ class ALITransformer(_EncoderFeaturesMixin, TransformerMixin, _BaseALI):
         device="auto",
         keep_on_device=False,
         distributed="auto",
+        distributed_timeout=300.0,
         validation_fraction=0.0,
         warm_start=False,
         callbacks=None,
@@ -267,6 +275,7 @@ class ALITransformer(_EncoderFeaturesMixin, TransformerMixin, _BaseALI):
         self.device = device
         self.keep_on_device = keep_on_device
         self.distributed = distributed
+        self.distributed_timeout = distributed_timeout
         self.validation_fraction = validation_fraction
         self.warm_start = warm_start
         self.callbacks = callbacks

@@ -133,3 +133,24 @@ def test_shards_split_each_batch_equally(world):
         assert len(set(sum(pool, []))) == world * (size // world)
         assert all(len(e) == 10 // world for e in extras)
         assert set(sum(extras, [])) <= set(labelled.tolist())
+
+
+def test_a_rank_that_never_joins_is_named_within_the_timeout():
+    if not torch.distributed.is_available():
+        pytest.skip("torch.distributed is not available")
+    script = Path(__file__).parent / "scripts" / "missing_rank.py"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    launch = [sys.executable, "-m", "torch.distributed.run", "--standalone"]
+    result = subprocess.run(
+        [*launch, "--nproc_per_node", "2", str(script)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "ranks [1] of 2 did not join within distributed_timeout=3 s" in (
+        result.stdout
+    )
+    seconds = float(result.stdout.split("ERROR after ")[1].split(" s")[0])
+    assert seconds < 60  # the timeout, not torch's default half hour
