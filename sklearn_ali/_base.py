@@ -321,7 +321,7 @@ class _BaseALI(BaseEstimator):
             data = self._training_data(X, targets)
             cuda = torch.device(self.device_).type == "cuda"
             with _seeded_torch(_rank_seed(self._seed_, rank), self.device_):
-                net = self._make_net(*self._build_networks(), cuda=cuda)
+                net = self._make_net(*self._allocated_networks(), cuda=cuda)
                 self._structure_ = self._structure()
                 self.net_ = net
                 net.initialize()
@@ -662,6 +662,22 @@ class _BaseALI(BaseEstimator):
                 stochastic=options["stochastic"],
             )
         return networks
+
+    def _allocated_networks(self):
+        """``_build_networks()``, with a failed allocation named by its sizes."""
+        try:
+            return self._build_networks()
+        except (RuntimeError, MemoryError) as exc:
+            if "alloc" not in str(exc) and not isinstance(exc, MemoryError):
+                raise
+            sizes = {
+                name: getattr(self, name)
+                for name in ("n_components", "hidden_layer_sizes", "conv_width")
+            }
+            raise ValueError(
+                f"The networks for {sizes} do not fit in memory on "
+                f"device={self.device_!r}: choose smaller sizes."
+            ) from exc
 
     def _builder(self):
         """The architecture's builder and the keywords this estimator passes."""

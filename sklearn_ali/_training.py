@@ -212,7 +212,9 @@ class DivergenceGuard(Callback):
             f"(d_loss={row.get('d_loss')}, g_loss={row.get('g_loss')}). The "
             f"weights {kept}, the last finite ones, were restored, with their "
             "optimizer state. Try a smaller learning_rate, or keep "
-            "spectral_norm=True."
+            "spectral_norm=True; conditions given as attributes (ConditionalALI) "
+            "enter the networks unscaled, so bring large ones to a moderate "
+            "scale."
         )
 
     @staticmethod

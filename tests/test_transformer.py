@@ -885,3 +885,10 @@ def test_cuda_keep_on_device_and_load_on_cpu(fmt, tmp_path, digits_images, tiny)
     )
     env = {**__import__("os").environ, "CUDA_VISIBLE_DEVICES": ""}
     subprocess.run([sys.executable, "-c", code], check=True, env=env)
+
+
+def test_networks_too_large_for_memory_are_named(digits_flat, tiny):
+    ali = ALITransformer(**{**tiny, "n_components": 10**12})
+    with pytest.raises(ValueError, match="do not fit in memory"):
+        ali.fit(digits_flat)
+    assert not hasattr(ali, "net_")
