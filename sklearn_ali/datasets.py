@@ -342,14 +342,19 @@ def load_cifar10(data_home=None, split="train", *, download=False, return_X_y=Fa
     ValueError
         If the archive holds a member that would be extracted outside
         ``data_home`` (or a link or device file), or if a batch cannot be
-        unpickled, lacks ``b"data"`` or ``b"labels"``, or holds pixels other
-        than integers in 0-255 or labels other than integers in 0-9.
+        unpickled, names a global the official format does not use, lacks
+        ``b"data"`` or ``b"labels"``, or holds pixels other than integers in
+        0-255 or labels other than integers in 0-9.
 
     Notes
     -----
-    The batches are Python pickles, and unpickling can run arbitrary code:
-    only read files from a trusted source (downloads are checked against the
-    official checksum).
+    The batches are Python pickles, and a plain ``pickle.load`` would run
+    whatever code a crafted file names. They are read with a restricted
+    unpickler instead, which builds only what the official batches hold
+    (dicts, lists, byte strings, ints and numpy arrays) and refuses any other
+    global, such as ``os.system``, with a ``ValueError`` naming the file and
+    the global, before calling anything. Downloads are also checked against
+    the official checksum.
 
     Examples
     --------
@@ -600,9 +605,56 @@ def _read_cifar_names(path):
     )
 
 
+def _numpy_reconstruct():
+    try:
+        from numpy._core.multiarray import _reconstruct
+    except ImportError:  # numpy < 1.26 has no numpy._core
+        from numpy.core.multiarray import _reconstruct
+    return _reconstruct
+
+
+# The official batches were pickled under Python 2 with numpy 1 (protocol 2):
+# besides dicts, lists, byte strings and ints they name only these globals,
+# the ones numpy's ndarray.__reduce__ uses. Pickles made under numpy 2 name
+# the same function in numpy._core.
+_CIFAR10_PICKLE_GLOBALS = {
+    ("numpy.core.multiarray", "_reconstruct"): _numpy_reconstruct,
+    ("numpy._core.multiarray", "_reconstruct"): _numpy_reconstruct,
+    ("numpy", "ndarray"): lambda: np.ndarray,
+    ("numpy", "dtype"): lambda: np.dtype,
+}
+
+
+class _RefusedPickleGlobal(pickle.UnpicklingError):
+    pass
+
+
+class _CifarUnpickler(pickle.Unpickler):
+    """Unpickler that resolves only the globals of the official batches.
+
+    Any other global (``os.system``, ``builtins.eval``...) is what a crafted
+    file would need to run code, so it is refused before anything is called.
+    """
+
+    def __init__(self, file, path):
+        super().__init__(file, encoding="bytes")
+        self._path = path
+
+    def find_class(self, module, name):
+        resolve = _CIFAR10_PICKLE_GLOBALS.get((module, name))
+        if resolve is None:
+            raise _RefusedPickleGlobal(
+                f"refusing to load {module}.{name} from {self._path}: CIFAR-10 "
+                "batches hold only dicts, lists, byte strings, ints and numpy "
+                "arrays. The file is not an official batch (it may have been "
+                "crafted to run code): delete it and fetch the data again."
+            )
+        return resolve()
+
+
 def _unpickle(path):
     with open(path, "rb") as f:
-        return pickle.load(f, encoding="bytes")
+        return _CifarUnpickler(f, path).load()
 
 
 def _read_file(path, kind, read):
@@ -611,6 +663,9 @@ def _read_file(path, kind, read):
         return read(path)
     except MemoryError:
         raise
+    except _RefusedPickleGlobal as exc:
+        # Its own message names the file; "corrupted" would undersell it.
+        raise ValueError(str(exc)) from exc
     # A truncated or corrupted file can make scipy and pickle raise almost
     # anything (ValueError, OSError, EOFError, UnpicklingError, KeyError...).
     except Exception as exc:

@@ -1,6 +1,9 @@
 import hashlib
 import io
+import os
 import pickle
+import pickletools
+import struct
 import sys
 import tarfile
 
@@ -245,6 +248,31 @@ def _cifar_batch(n, first_label):
     }
 
 
+class _Python2Pickler(pickle._Pickler):
+    """Pickles byte strings with Python 2's str opcodes, as in the official
+    batches (written by Python 2 and numpy 1 with protocol 2)."""
+
+    dispatch = pickle._Pickler.dispatch.copy()
+
+    def _save_py2_str(self, obj):
+        if len(obj) < 256:
+            self.write(pickle.SHORT_BINSTRING + bytes([len(obj)]) + obj)
+        else:
+            self.write(pickle.BINSTRING + struct.pack("<i", len(obj)) + obj)
+        self.memoize(obj)
+
+    dispatch[bytes] = _save_py2_str
+
+
+def _py2_pickle(obj):
+    buffer = io.BytesIO()
+    _Python2Pickler(buffer, protocol=2).dump(obj)
+    # numpy 1 named the module of ndarray's reconstructor numpy.core.multiarray.
+    return buffer.getvalue().replace(
+        b"cnumpy._core.multiarray\n", b"cnumpy.core.multiarray\n"
+    )
+
+
 _CIFAR_BATCHES = (*(f"data_batch_{i}" for i in range(1, 6)), "test_batch")
 
 
@@ -253,12 +281,12 @@ def _write_cifar(folder, names=_CIFAR_BATCHES, meta=True):
     batches = {}
     for i, name in enumerate(names):
         batches[name] = _cifar_batch(n=2 + i, first_label=i)
-        with open(folder / name, "wb") as f:
-            pickle.dump(batches[name], f)
+        (folder / name).write_bytes(_py2_pickle(batches[name]))
     if meta:
-        with open(folder / "batches.meta", "wb") as f:
-            label_names = [f"class{i}".encode() for i in range(10)]
-            pickle.dump({b"label_names": label_names, b"num_vis": 3072}, f)
+        label_names = [f"class{i}".encode() for i in range(10)]
+        (folder / "batches.meta").write_bytes(
+            _py2_pickle({b"label_names": label_names, b"num_vis": 3072})
+        )
     return batches
 
 
@@ -324,7 +352,7 @@ def test_load_cifar10_corrupted_batch_is_named(tmp_path, how):
 def test_load_cifar10_malformed_batch_is_named(tmp_path, batch, match):
     folder = tmp_path / "cifar-10-batches-py"
     folder.mkdir()
-    (folder / "test_batch").write_bytes(pickle.dumps(batch))
+    (folder / "test_batch").write_bytes(_py2_pickle(batch))
     with pytest.raises(ValueError, match=match) as info:
         load_cifar10(tmp_path, split="test")
     assert str(folder / "test_batch") in str(info.value)
@@ -345,7 +373,7 @@ def test_load_cifar10_refuses_bad_values(tmp_path, change, match):
     folder = tmp_path / "cifar-10-batches-py"
     folder.mkdir()
     batch = {**_cifar_batch(n=2, first_label=0), **change}
-    (folder / "test_batch").write_bytes(pickle.dumps(batch))
+    (folder / "test_batch").write_bytes(_py2_pickle(batch))
     with pytest.raises(ValueError, match=match):
         load_cifar10(tmp_path, split="test")
 
@@ -354,8 +382,8 @@ def test_load_cifar10_refuses_bad_values(tmp_path, change, match):
     ("meta", "match"),
     [
         (b"garbage", "cannot be read as the CIFAR-10 batches.meta"),
-        (pickle.dumps({b"label_names": [b"a", b"b"]}), "holds 2 names; expected 10"),
-        (pickle.dumps("names"), "expected a dict"),
+        (_py2_pickle({b"label_names": [b"a", b"b"]}), "holds 2 names; expected 10"),
+        (_py2_pickle("names"), "expected a dict"),
     ],
     ids=["garbage", "two names", "not a dict"],
 )
@@ -366,6 +394,85 @@ def test_load_cifar10_bad_meta_is_named(tmp_path, meta, match):
     with pytest.raises(ValueError, match=match) as info:
         load_cifar10(tmp_path, split="test")
     assert str(folder / "batches.meta") in str(info.value)
+
+
+def test_cifar_test_pickles_match_the_official_format():
+    # The official batches name these three globals and nothing else.
+    payload = _py2_pickle(_cifar_batch(n=2, first_label=0))
+    found = {arg for op, arg, _ in pickletools.genops(payload) if op.name == "GLOBAL"}
+    assert found == {
+        "numpy.core.multiarray _reconstruct",
+        "numpy ndarray",
+        "numpy dtype",
+    }
+    assert b"_codecs" not in payload
+
+
+@pytest.mark.parametrize("protocol", [2, 4])
+def test_load_cifar10_reads_python3_pickles_of_numpy_arrays(tmp_path, protocol):
+    # Batches re-pickled under numpy 2 name numpy._core.multiarray instead.
+    folder = tmp_path / "cifar-10-batches-py"
+    folder.mkdir()
+    batch = {
+        b"data": np.arange(2 * 3072).reshape(2, 3072).astype(np.uint8),
+        b"labels": [3, 4],
+    }
+    (folder / "test_batch").write_bytes(
+        _py2_pickle(batch) if protocol == 2 else pickle.dumps(batch, protocol=4)
+    )
+    data, target = load_cifar10(tmp_path, split="test", return_X_y=True)
+    np.testing.assert_array_equal(data.reshape(2, -1), batch[b"data"])
+    np.testing.assert_array_equal(target, [3, 4])
+
+
+class _WritesMarker:
+    """Unpickling this calls exec, which writes a marker file."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return exec, (f"open({self.marker!r}, 'w').write('ran')",)
+
+
+@pytest.mark.parametrize("protocol", [2, 4, 5])
+@pytest.mark.parametrize("where", ["test_batch", "batches.meta", "nested"])
+def test_load_cifar10_refuses_code_in_pickles(tmp_path, protocol, where):
+    folder = tmp_path / "cifar-10-batches-py"
+    _write_cifar(folder, names=("test_batch",))
+    marker = tmp_path / "marker"
+    crafted = _WritesMarker(marker)
+    if where == "nested":
+        crafted = {b"batch_label": b"x", b"data": [], b"labels": [crafted, 1]}
+    target = folder / ("batches.meta" if where == "batches.meta" else "test_batch")
+    target.write_bytes(
+        _py2_pickle(crafted) if protocol == 2 else pickle.dumps(crafted, protocol)
+    )
+    # Python 3 writes builtins.exec as __builtin__.exec under protocol 2.
+    match = r"refusing to load (builtins|__builtin__)\.exec from "
+    with pytest.raises(ValueError, match=match) as info:
+        load_cifar10(tmp_path, split="test")
+    message = str(info.value)
+    assert str(target) in message
+    assert "only dicts, lists, byte strings, ints and numpy arrays" in message
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        pickle.dumps(np.zeros(3), protocol=5),  # numpy._core.numeric._frombuffer
+        pickle.dumps(np.float64(1.0), protocol=2),  # numpy._core.multiarray.scalar
+        pickle.dumps(os.getcwd, protocol=4),
+    ],
+    ids=["frombuffer", "numpy scalar", "os.getcwd"],
+)
+def test_load_cifar10_refuses_globals_outside_the_format(tmp_path, payload):
+    folder = tmp_path / "cifar-10-batches-py"
+    folder.mkdir()
+    (folder / "test_batch").write_bytes(payload)
+    with pytest.raises(ValueError, match="refusing to load "):
+        load_cifar10(tmp_path, split="test")
 
 
 def _add_bytes(tar, name, payload):
@@ -412,7 +519,7 @@ def test_load_cifar10_download_bad_checksum(tmp_path, monkeypatch):
 
 def test_load_cifar10_rejects_path_traversal(tmp_path, monkeypatch):
     members = {
-        "cifar-10-batches-py/test_batch": pickle.dumps(_cifar_batch(2, 0)),
+        "cifar-10-batches-py/test_batch": _py2_pickle(_cifar_batch(2, 0)),
         "../escaped.txt": b"owned",
     }
     _serve_archive(tmp_path, monkeypatch, members)
