@@ -77,11 +77,37 @@ def test_gaussian_grid_reproducible():
         ({"spacing": "2"}, TypeError, "spacing"),
         ({"std": -1.0}, ValueError, "std"),
         ({"std": np.inf}, ValueError, "std"),
+        ({"return_centers": "no"}, TypeError, "return_centers must be True or"),
+        ({"return_centers": None}, TypeError, "return_centers"),
+        ({"random_state": "seed"}, ValueError, "random_state must be None, an"),
+        ({"random_state": -1}, ValueError, "random_state.*got -1"),
     ],
 )
 def test_gaussian_grid_validation(kwargs, error, match):
     with pytest.raises(error, match=match):
         make_gaussian_grid(**kwargs)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"spacing": 1e308}, r"spacing=1e\+308 with n_modes_per_side=5"),
+        ({"n_modes_per_side": 1000, "spacing": 1e306}, r"spacing=1e\+306"),
+        ({"std": 1e308}, r"std=1e\+308"),
+    ],
+)
+def test_gaussian_grid_refuses_parameters_beyond_float_range(kwargs, match):
+    # These gave inf coordinates.
+    with pytest.raises(ValueError, match=match):
+        make_gaussian_grid(1000, random_state=0, **kwargs)
+
+
+def test_gaussian_grid_huge_but_finite_parameters_are_kept():
+    X, _, centers = make_gaussian_grid(
+        100, spacing=1e300, std=1e290, return_centers=True, random_state=0
+    )
+    assert np.isfinite(X).all()
+    np.testing.assert_array_equal(np.unique(centers), np.arange(-2, 3) * 1e300)
 
 
 # SVHN --------------------------------------------------------------------------
@@ -229,6 +255,61 @@ def test_load_svhn_refuses_labels_outside_1_to_10(tmp_path, label):
         load_svhn(tmp_path, split="test")
 
 
+@pytest.mark.parametrize(
+    ("X", "y"),
+    [
+        (np.zeros((16, 16, 3, 3), np.uint8), np.ones((3, 1))),
+        (np.zeros((32, 16, 3, 3), np.uint8), np.ones((3, 1))),
+        (np.zeros((32, 32, 1, 3), np.uint8), np.ones((3, 1))),
+        (np.zeros((3, 32, 32, 3), np.uint8), np.ones((3, 1))),
+        (np.zeros((32, 32, 3, 3, 1), np.uint8), np.ones((3, 1))),
+        (np.zeros((32, 32, 3, 0), np.uint8), np.ones((0, 1))),
+    ],
+    ids=["16x16", "32x16", "one channel", "channels first", "5-D", "no images"],
+)
+def test_load_svhn_refuses_x_not_of_the_official_shape(tmp_path, X, y):
+    # A 16x16 X loaded as 16x16 images, under a documented (n, 3, 32, 32).
+    path = tmp_path / "test_32x32.mat"
+    savemat(path, {"X": X, "y": y})
+    with pytest.raises(ValueError, match=r"shape \(32, 32, 3, n_samples\)") as info:
+        load_svhn(tmp_path, split="test")
+    assert str(path) in str(info.value)
+    assert str(X.shape) in str(info.value)
+
+
+@pytest.mark.parametrize("shape", [(3, 2), (6, 1), (1, 3, 1)])
+def test_load_svhn_refuses_y_not_one_label_per_image(tmp_path, shape):
+    # y of shape (3, 2) with 6 images was flattened into 6 labels.
+    path = tmp_path / "test_32x32.mat"
+    n = 6 if shape == (3, 2) else 3
+    savemat(path, {"X": np.zeros((32, 32, 3, n), np.uint8), "y": np.ones(shape)})
+    with pytest.raises(ValueError, match=r"'y' has shape .*expected \(") as info:
+        load_svhn(tmp_path, split="test")
+    assert str(path) in str(info.value)
+
+
+@pytest.mark.parametrize("loader", [load_svhn, load_cifar10])
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"download": "no"}, TypeError, "download must be True or False; got 'no'"),
+        ({"return_X_y": 1}, TypeError, "return_X_y must be True or False"),
+        ({"data_home": 123}, TypeError, "data_home must be None, a str or a"),
+    ],
+)
+def test_loaders_check_flags_and_data_home(tmp_path, loader, kwargs, error, match):
+    # download="no" is truthy: it went to the network.
+    kwargs = {"data_home": tmp_path / "missing", "split": "test", **kwargs}
+    with pytest.raises(error, match=match):
+        loader(**kwargs)
+    assert not (tmp_path / "missing").exists()
+
+
+def test_load_mnist_5k_checks_return_X_y():
+    with pytest.raises(TypeError, match="return_X_y must be True or False"):
+        load_mnist_5k(return_X_y="no")
+
+
 def test_registry_checksums_look_like_md5():
     for remote in datasets._REMOTE_FILES.values():
         assert remote.url.startswith(("http://", "https://"))
@@ -367,6 +448,9 @@ def test_load_cifar10_malformed_batch_is_named(tmp_path, batch, match):
         ({b"labels": [float("nan"), 1]}, "b'labels' .*found nan at index 0"),
         ({b"labels": [-1, 1]}, "b'labels' .*found -1 "),
         ({b"labels": [None, 1]}, "b'labels' .*dtype object"),
+        ({b"labels": [[0], 1]}, "b'labels' is not a rectangular array"),
+        ({b"data": np.zeros((0, 3072), np.uint8)}, r"with n >= 1; got \(0, 3072\)"),
+        ({b"data": np.zeros((2, 3, 32, 32), np.uint8)}, r"\(n, 3072\).*\(2, 3, 32"),
     ],
 )
 def test_load_cifar10_refuses_bad_values(tmp_path, change, match):
@@ -384,8 +468,12 @@ def test_load_cifar10_refuses_bad_values(tmp_path, change, match):
         (b"garbage", "cannot be read as the CIFAR-10 batches.meta"),
         (_py2_pickle({b"label_names": [b"a", b"b"]}), "holds 2 names; expected 10"),
         (_py2_pickle("names"), "expected a dict"),
+        (_py2_pickle({b"label_names": b"abcdefghij"}), "must be a list of class"),
+        (_py2_pickle({b"label_names": list(range(10))}), "must be a list of class"),
+        (_py2_pickle({b"label_names": None}), "must be a list of class"),
+        (_py2_pickle({b"label_names": [b"\xff"] * 10}), "not UTF-8"),
     ],
-    ids=["garbage", "two names", "not a dict"],
+    ids=["garbage", "two names", "not a dict", "bytes", "ints", "None", "latin"],
 )
 def test_load_cifar10_bad_meta_is_named(tmp_path, meta, match):
     folder = tmp_path / "cifar-10-batches-py"
