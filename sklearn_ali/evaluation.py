@@ -18,7 +18,6 @@ import numpy as np
 from scipy import sparse
 from sklearn.base import clone
 from sklearn.exceptions import ConvergenceWarning, NotFittedError
-from sklearn.metrics import pairwise_distances_argmin_min
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import LinearSVC
@@ -37,6 +36,8 @@ _N_SELECTION_DRAWS = 5
 # affordable.
 _SVM_MAX_ITER = 2_000
 _SEED_HIGH = np.iinfo(np.int32).max
+# Rows of samples scored against all the means at once in count_modes.
+_COUNT_MODES_CHUNK = 8192
 
 
 def semi_supervised_score(
@@ -165,11 +166,13 @@ def semi_supervised_score(
     >>> bool(result.mean_error < 0.3)
     True
     """
-    rng = check_random_state(random_state)
+    rng = _check_random_state(random_state)
     n_labeled = check_int(n_labeled, "n_labeled", minimum=1)
     n_repeats = check_int(n_repeats, "n_repeats", minimum=1)
     validation_size = _check_split_size(validation_size, "validation_size")
     C_grid = _check_C_grid(C_grid)
+    if not isinstance(standardize, (bool, np.bool_)):
+        raise TypeError(f"standardize must be True or False; got {standardize!r}.")
     y = _check_labels(y, "y")
     n_samples = _num_samples(X, "X")
     if n_samples != len(y):
@@ -207,12 +210,19 @@ def semi_supervised_score(
             raise ValueError(f"y_test has labels absent from y: {unseen.tolist()}.")
         pool_idx = np.arange(n_samples)
 
-    labeled_idx, val_idx = train_test_split(
-        pool_idx,
-        test_size=validation_size,
-        stratify=y[pool_idx],
-        random_state=rng.randint(_SEED_HIGH),
-    )
+    try:
+        labeled_idx, val_idx = train_test_split(
+            pool_idx,
+            test_size=validation_size,
+            stratify=y[pool_idx],
+            random_state=rng.randint(_SEED_HIGH),
+        )
+    except ValueError as exc:
+        # train_test_split names its own test_size, not validation_size.
+        raise ValueError(
+            f"validation_size={validation_size} cannot be held out of the "
+            f"{len(pool_idx)} training samples ({exc})"
+        ) from exc
     _check_class_counts(y[labeled_idx], classes, n_per_class)
 
     transformer, fit_time = _fit_transformer(
@@ -225,6 +235,12 @@ def semi_supervised_score(
     transform_time = time.perf_counter() - start
     if X_test is None:
         test_features = features[test_idx]
+    elif test_features.shape[1] != features.shape[1]:
+        raise ValueError(
+            f"The features of X_test have {test_features.shape[1]} columns but "
+            f"those of X have {features.shape[1]}; X_test must be in the form "
+            "of X."
+        )
 
     if standardize:
         scaler = StandardScaler(with_mean=not sparse.issparse(features))
@@ -274,6 +290,10 @@ def count_modes(samples, means, std, *, n_std=3.0):
     nearest mean. Following the ALI paper, a mode is covered when at least
     one sample is assigned to it.
 
+    Distances are compared without forming squared norms, so a sample far
+    from every mean (say at 1e200) still goes to its truly nearest mean, and
+    is not of high quality.
+
     Parameters
     ----------
     samples : array-like of shape (n_samples, n_dims)
@@ -315,8 +335,8 @@ def count_modes(samples, means, std, *, n_std=3.0):
     >>> count_modes(X, centers, std=0.05).n_modes
     25
     """
-    samples = check_array(samples, input_name="samples")
-    means = check_array(means, input_name="means")
+    samples = _check_points(samples, "samples")
+    means = _check_points(means, "means")
     if samples.shape[1] != means.shape[1]:
         raise ValueError(
             f"samples have {samples.shape[1]} dimensions but means have "
@@ -325,8 +345,8 @@ def count_modes(samples, means, std, *, n_std=3.0):
     std = check_positive_float(std, "std")
     n_std = check_positive_float(n_std, "n_std")
 
-    assignments, distances = pairwise_distances_argmin_min(samples, means)
-    assignments = assignments.astype(np.int64)
+    assignments = _nearest_means(samples, means)
+    distances = _norms(samples, means[assignments])
     counts = np.bincount(assignments, minlength=len(means)).astype(np.int64)
     high_quality = distances <= n_std * std
     return Bunch(
@@ -401,6 +421,18 @@ def classifier_sample_score(
         class_kept : float or None
             Fraction of reconstructions given their source's class.
 
+    Raises
+    ------
+    TypeError
+        If ``classifier`` has no ``predict_proba``.
+    ValueError
+        If ``classifier`` knows fewer than two classes (the class balance is
+        undefined), if ``samples``, ``X_real`` or ``X_source`` is empty, if
+        the probabilities are not finite values in [0, 1] with one column per
+        class, if ``X_source`` and ``samples`` differ in length, or if
+        ``y_source`` is given without ``X_source``, in another shape, or with
+        labels the classifier does not know.
+
     Examples
     --------
     >>> from sklearn.datasets import load_digits
@@ -412,13 +444,21 @@ def classifier_sample_score(
     >>> round(score.confidence_ratio, 3)
     1.0
     """
-    check_is_fitted(classifier)
     if not hasattr(classifier, "predict_proba"):
         raise TypeError(
             f"classifier must have predict_proba; {type(classifier).__name__} "
             "has not (use a probabilistic classifier such as LogisticRegression)."
         )
+    check_is_fitted(classifier)
     classes = np.asarray(classifier.classes_)
+    if classes.ndim != 1 or len(classes) < 2:
+        # The normalised entropy divides by log(n_classes): 0/0 for one class.
+        raise ValueError(
+            "classifier must know at least two classes; its classes_ is "
+            f"{classes.tolist()!r}."
+        )
+    if y_source is not None and X_source is None:
+        raise ValueError("y_source labels the rows of X_source; pass X_source with it.")
     proba = _predict_proba(classifier, samples, "samples")
     confidence = float(proba.max(axis=1).mean())
     real_confidence = ratio = None
@@ -447,6 +487,15 @@ def classifier_sample_score(
                 raise ValueError(
                     f"y_source has shape {target.shape}; expected ({len(predicted)},)."
                 )
+            # A label the classifier cannot predict (often 3 against "3")
+            # would silently count as never kept.
+            known = set(classes.tolist())
+            unknown = [v for v in np.unique(target).tolist() if v not in known]
+            if unknown:
+                raise ValueError(
+                    f"y_source holds labels absent from classifier.classes_: "
+                    f"{unknown[:5]!r}; classes_ is {classes.tolist()!r}."
+                )
         kept = float(np.mean(classes[predicted] == target))
     return Bunch(
         confidence=confidence,
@@ -460,11 +509,23 @@ def classifier_sample_score(
 
 
 def _predict_proba(classifier, X, name):
-    if _num_samples(X, name) == 0:
+    n_rows = _num_samples(X, name)
+    if n_rows == 0:
         raise ValueError(f"{name} is empty.")
     proba = np.asarray(classifier.predict_proba(X))
+    expected = (n_rows, len(classifier.classes_))
+    if proba.shape != expected:
+        raise ValueError(
+            f"The classifier's predict_proba on {name} has shape {proba.shape}; "
+            f"expected {expected} (one column per entry of classes_)."
+        )
     if not np.isfinite(proba).all():
         raise ValueError(f"The classifier's probabilities on {name} are not finite.")
+    if proba.min() < 0 or proba.max() > 1:
+        raise ValueError(
+            f"The classifier's probabilities on {name} are not in [0, 1] "
+            f"(they range over [{proba.min()}, {proba.max()}])."
+        )
     return proba
 
 
@@ -481,8 +542,12 @@ def _check_split_size(value, name):
 
 
 def _check_C_grid(C_grid):
-    values = np.asarray(C_grid, dtype=float).ravel() if np.ndim(C_grid) else None
-    if values is None or values.size == 0:
+    if isinstance(C_grid, str) or np.ndim(C_grid) != 1:
+        raise ValueError(f"C_grid must be a non-empty sequence; got {C_grid!r}.")
+    if any(isinstance(C, (bool, np.bool_)) for C in C_grid):
+        raise TypeError(f"C_grid values must be numbers, not bools; got {C_grid!r}.")
+    values = np.asarray(C_grid, dtype=float)
+    if values.size == 0:
         raise ValueError(f"C_grid must be a non-empty sequence; got {C_grid!r}.")
     if not np.all(np.isfinite(values) & (values > 0)):
         raise ValueError(f"C_grid values must be positive and finite; got {C_grid}.")
@@ -496,7 +561,69 @@ def _check_labels(y, name):
     return y
 
 
+def _check_random_state(random_state):
+    try:
+        return check_random_state(random_state)
+    except ValueError as exc:
+        raise ValueError(
+            "random_state must be None, an int in [0, 2**32 - 1] or a "
+            f"RandomState instance; got {random_state!r}."
+        ) from exc
+
+
+def _check_points(X, name):
+    """check_array(X), with the argument named in every error."""
+    try:
+        return check_array(X, input_name=name)
+    except ValueError as exc:
+        # check_array names the input only in its NaN and inf errors.
+        if name in str(exc):
+            raise
+        raise ValueError(f"{name}: {exc}") from exc
+
+
+def _nearest_means(samples, means):
+    """Index of the nearest mean for each sample.
+
+    sklearn's pairwise_distances_argmin_min expands |x - m|^2 into
+    |x|^2 - 2 x.m + |m|^2: far from the means |x|^2 swamps the terms that
+    tell them apart, and past ~1e154 it overflows, so far samples tied on
+    every mean and went to mean 0. argmin |m|^2 / 2 - x.m needs no |x|^2;
+    each row and the means are scaled by powers of two (exactly, so the
+    argmin is the unscaled one) to keep x.m finite.
+    """
+    mean_exp = _exponent(np.abs(means).max())
+    scaled_means = np.ldexp(means, -mean_exp)
+    half_sq_norms = 0.5 * np.einsum("ij,ij->i", scaled_means, scaled_means)
+    assignments = np.empty(len(samples), dtype=np.int64)
+    for start in range(0, len(samples), _COUNT_MODES_CHUNK):
+        rows = slice(start, start + _COUNT_MODES_CHUNK)
+        # At least 1 so that 2**(mean_exp - row_exp) stays finite.
+        row_exp = np.maximum(_exponent(np.abs(samples[rows]).max(axis=1)), 1)
+        scaled_rows = np.ldexp(samples[rows], -row_exp[:, None])
+        with np.errstate(over="ignore"):
+            scores = np.ldexp(half_sq_norms, mean_exp - row_exp[:, None])
+            scores -= scaled_rows @ scaled_means.T
+        assignments[rows] = scores.argmin(axis=1)
+    return assignments
+
+
+def _norms(a, b):
+    """Row-wise |a - b|, without overflow in the differences or squares."""
+    half = np.ldexp(a, -1) - np.ldexp(b, -1)
+    largest = np.abs(half).max(axis=1)
+    scale = np.where(largest > 0, largest, 1.0)
+    with np.errstate(over="ignore"):  # a true distance past 1.8e308 is inf
+        return 2 * largest * np.sqrt(((half / scale[:, None]) ** 2).sum(axis=1))
+
+
+def _exponent(values):
+    return np.frexp(values)[1]
+
+
 def _num_samples(X, name):
+    if isinstance(X, str):
+        raise TypeError(f"{name} must be array-like; got the string {X!r:.40}.")
     if not hasattr(X, "__len__") and not hasattr(X, "shape"):
         raise TypeError(f"{name} must be array-like; got {type(X).__name__}.")
     return X.shape[0] if hasattr(X, "shape") else len(X)
@@ -555,6 +682,11 @@ def _transform(transformer, X, n_rows, name):
     features = X if transformer is None else transformer.transform(X)
     if not sparse.issparse(features):
         features = np.asarray(features)
+        if transformer is None and features.ndim < 2:
+            raise ValueError(
+                f"{name} must have shape (n_samples, n_features, ...) for "
+                f"'passthrough'; got shape {features.shape}."
+            )
         if features.ndim == 0 or features.shape[0] != n_rows:
             raise ValueError(
                 f"The features of {name} should have {n_rows} rows; got an array "
@@ -562,9 +694,17 @@ def _transform(transformer, X, n_rows, name):
             )
         if features.ndim != 2:
             features = features.reshape(n_rows, -1)
-    return check_array(
-        features, accept_sparse="csr", dtype="numeric", input_name=f"features of {name}"
-    )
+    try:
+        return check_array(
+            features,
+            accept_sparse="csr",
+            dtype="numeric",
+            input_name=f"features of {name}",
+        )
+    except ValueError as exc:
+        if name in str(exc):
+            raise
+        raise ValueError(f"features of {name}: {exc}") from exc
 
 
 def _fit_svm(features, y, rows, C, rng):

@@ -1,6 +1,9 @@
 import hashlib
 import io
+import os
 import pickle
+import pickletools
+import struct
 import sys
 import tarfile
 
@@ -74,11 +77,37 @@ def test_gaussian_grid_reproducible():
         ({"spacing": "2"}, TypeError, "spacing"),
         ({"std": -1.0}, ValueError, "std"),
         ({"std": np.inf}, ValueError, "std"),
+        ({"return_centers": "no"}, TypeError, "return_centers must be True or"),
+        ({"return_centers": None}, TypeError, "return_centers"),
+        ({"random_state": "seed"}, ValueError, "random_state must be None, an"),
+        ({"random_state": -1}, ValueError, "random_state.*got -1"),
     ],
 )
 def test_gaussian_grid_validation(kwargs, error, match):
     with pytest.raises(error, match=match):
         make_gaussian_grid(**kwargs)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"spacing": 1e308}, r"spacing=1e\+308 with n_modes_per_side=5"),
+        ({"n_modes_per_side": 1000, "spacing": 1e306}, r"spacing=1e\+306"),
+        ({"std": 1e308}, r"std=1e\+308"),
+    ],
+)
+def test_gaussian_grid_refuses_parameters_beyond_float_range(kwargs, match):
+    # These gave inf coordinates.
+    with pytest.raises(ValueError, match=match):
+        make_gaussian_grid(1000, random_state=0, **kwargs)
+
+
+def test_gaussian_grid_huge_but_finite_parameters_are_kept():
+    X, _, centers = make_gaussian_grid(
+        100, spacing=1e300, std=1e290, return_centers=True, random_state=0
+    )
+    assert np.isfinite(X).all()
+    np.testing.assert_array_equal(np.unique(centers), np.arange(-2, 3) * 1e300)
 
 
 # SVHN --------------------------------------------------------------------------
@@ -226,6 +255,61 @@ def test_load_svhn_refuses_labels_outside_1_to_10(tmp_path, label):
         load_svhn(tmp_path, split="test")
 
 
+@pytest.mark.parametrize(
+    ("X", "y"),
+    [
+        (np.zeros((16, 16, 3, 3), np.uint8), np.ones((3, 1))),
+        (np.zeros((32, 16, 3, 3), np.uint8), np.ones((3, 1))),
+        (np.zeros((32, 32, 1, 3), np.uint8), np.ones((3, 1))),
+        (np.zeros((3, 32, 32, 3), np.uint8), np.ones((3, 1))),
+        (np.zeros((32, 32, 3, 3, 1), np.uint8), np.ones((3, 1))),
+        (np.zeros((32, 32, 3, 0), np.uint8), np.ones((0, 1))),
+    ],
+    ids=["16x16", "32x16", "one channel", "channels first", "5-D", "no images"],
+)
+def test_load_svhn_refuses_x_not_of_the_official_shape(tmp_path, X, y):
+    # A 16x16 X loaded as 16x16 images, under a documented (n, 3, 32, 32).
+    path = tmp_path / "test_32x32.mat"
+    savemat(path, {"X": X, "y": y})
+    with pytest.raises(ValueError, match=r"shape \(32, 32, 3, n_samples\)") as info:
+        load_svhn(tmp_path, split="test")
+    assert str(path) in str(info.value)
+    assert str(X.shape) in str(info.value)
+
+
+@pytest.mark.parametrize("shape", [(3, 2), (6, 1), (1, 3, 1)])
+def test_load_svhn_refuses_y_not_one_label_per_image(tmp_path, shape):
+    # y of shape (3, 2) with 6 images was flattened into 6 labels.
+    path = tmp_path / "test_32x32.mat"
+    n = 6 if shape == (3, 2) else 3
+    savemat(path, {"X": np.zeros((32, 32, 3, n), np.uint8), "y": np.ones(shape)})
+    with pytest.raises(ValueError, match=r"'y' has shape .*expected \(") as info:
+        load_svhn(tmp_path, split="test")
+    assert str(path) in str(info.value)
+
+
+@pytest.mark.parametrize("loader", [load_svhn, load_cifar10])
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"download": "no"}, TypeError, "download must be True or False; got 'no'"),
+        ({"return_X_y": 1}, TypeError, "return_X_y must be True or False"),
+        ({"data_home": 123}, TypeError, "data_home must be None, a str or a"),
+    ],
+)
+def test_loaders_check_flags_and_data_home(tmp_path, loader, kwargs, error, match):
+    # download="no" is truthy: it went to the network.
+    kwargs = {"data_home": tmp_path / "missing", "split": "test", **kwargs}
+    with pytest.raises(error, match=match):
+        loader(**kwargs)
+    assert not (tmp_path / "missing").exists()
+
+
+def test_load_mnist_5k_checks_return_X_y():
+    with pytest.raises(TypeError, match="return_X_y must be True or False"):
+        load_mnist_5k(return_X_y="no")
+
+
 def test_registry_checksums_look_like_md5():
     for remote in datasets._REMOTE_FILES.values():
         assert remote.url.startswith(("http://", "https://"))
@@ -245,6 +329,31 @@ def _cifar_batch(n, first_label):
     }
 
 
+class _Python2Pickler(pickle._Pickler):
+    """Pickles byte strings with Python 2's str opcodes, as in the official
+    batches (written by Python 2 and numpy 1 with protocol 2)."""
+
+    dispatch = pickle._Pickler.dispatch.copy()
+
+    def _save_py2_str(self, obj):
+        if len(obj) < 256:
+            self.write(pickle.SHORT_BINSTRING + bytes([len(obj)]) + obj)
+        else:
+            self.write(pickle.BINSTRING + struct.pack("<i", len(obj)) + obj)
+        self.memoize(obj)
+
+    dispatch[bytes] = _save_py2_str
+
+
+def _py2_pickle(obj):
+    buffer = io.BytesIO()
+    _Python2Pickler(buffer, protocol=2).dump(obj)
+    # numpy 1 named the module of ndarray's reconstructor numpy.core.multiarray.
+    return buffer.getvalue().replace(
+        b"cnumpy._core.multiarray\n", b"cnumpy.core.multiarray\n"
+    )
+
+
 _CIFAR_BATCHES = (*(f"data_batch_{i}" for i in range(1, 6)), "test_batch")
 
 
@@ -253,12 +362,12 @@ def _write_cifar(folder, names=_CIFAR_BATCHES, meta=True):
     batches = {}
     for i, name in enumerate(names):
         batches[name] = _cifar_batch(n=2 + i, first_label=i)
-        with open(folder / name, "wb") as f:
-            pickle.dump(batches[name], f)
+        (folder / name).write_bytes(_py2_pickle(batches[name]))
     if meta:
-        with open(folder / "batches.meta", "wb") as f:
-            label_names = [f"class{i}".encode() for i in range(10)]
-            pickle.dump({b"label_names": label_names, b"num_vis": 3072}, f)
+        label_names = [f"class{i}".encode() for i in range(10)]
+        (folder / "batches.meta").write_bytes(
+            _py2_pickle({b"label_names": label_names, b"num_vis": 3072})
+        )
     return batches
 
 
@@ -324,7 +433,7 @@ def test_load_cifar10_corrupted_batch_is_named(tmp_path, how):
 def test_load_cifar10_malformed_batch_is_named(tmp_path, batch, match):
     folder = tmp_path / "cifar-10-batches-py"
     folder.mkdir()
-    (folder / "test_batch").write_bytes(pickle.dumps(batch))
+    (folder / "test_batch").write_bytes(_py2_pickle(batch))
     with pytest.raises(ValueError, match=match) as info:
         load_cifar10(tmp_path, split="test")
     assert str(folder / "test_batch") in str(info.value)
@@ -339,13 +448,16 @@ def test_load_cifar10_malformed_batch_is_named(tmp_path, batch, match):
         ({b"labels": [float("nan"), 1]}, "b'labels' .*found nan at index 0"),
         ({b"labels": [-1, 1]}, "b'labels' .*found -1 "),
         ({b"labels": [None, 1]}, "b'labels' .*dtype object"),
+        ({b"labels": [[0], 1]}, "b'labels' is not a rectangular array"),
+        ({b"data": np.zeros((0, 3072), np.uint8)}, r"with n >= 1; got \(0, 3072\)"),
+        ({b"data": np.zeros((2, 3, 32, 32), np.uint8)}, r"\(n, 3072\).*\(2, 3, 32"),
     ],
 )
 def test_load_cifar10_refuses_bad_values(tmp_path, change, match):
     folder = tmp_path / "cifar-10-batches-py"
     folder.mkdir()
     batch = {**_cifar_batch(n=2, first_label=0), **change}
-    (folder / "test_batch").write_bytes(pickle.dumps(batch))
+    (folder / "test_batch").write_bytes(_py2_pickle(batch))
     with pytest.raises(ValueError, match=match):
         load_cifar10(tmp_path, split="test")
 
@@ -354,10 +466,14 @@ def test_load_cifar10_refuses_bad_values(tmp_path, change, match):
     ("meta", "match"),
     [
         (b"garbage", "cannot be read as the CIFAR-10 batches.meta"),
-        (pickle.dumps({b"label_names": [b"a", b"b"]}), "holds 2 names; expected 10"),
-        (pickle.dumps("names"), "expected a dict"),
+        (_py2_pickle({b"label_names": [b"a", b"b"]}), "holds 2 names; expected 10"),
+        (_py2_pickle("names"), "expected a dict"),
+        (_py2_pickle({b"label_names": b"abcdefghij"}), "must be a list of class"),
+        (_py2_pickle({b"label_names": list(range(10))}), "must be a list of class"),
+        (_py2_pickle({b"label_names": None}), "must be a list of class"),
+        (_py2_pickle({b"label_names": [b"\xff"] * 10}), "not UTF-8"),
     ],
-    ids=["garbage", "two names", "not a dict"],
+    ids=["garbage", "two names", "not a dict", "bytes", "ints", "None", "latin"],
 )
 def test_load_cifar10_bad_meta_is_named(tmp_path, meta, match):
     folder = tmp_path / "cifar-10-batches-py"
@@ -366,6 +482,85 @@ def test_load_cifar10_bad_meta_is_named(tmp_path, meta, match):
     with pytest.raises(ValueError, match=match) as info:
         load_cifar10(tmp_path, split="test")
     assert str(folder / "batches.meta") in str(info.value)
+
+
+def test_cifar_test_pickles_match_the_official_format():
+    # The official batches name these three globals and nothing else.
+    payload = _py2_pickle(_cifar_batch(n=2, first_label=0))
+    found = {arg for op, arg, _ in pickletools.genops(payload) if op.name == "GLOBAL"}
+    assert found == {
+        "numpy.core.multiarray _reconstruct",
+        "numpy ndarray",
+        "numpy dtype",
+    }
+    assert b"_codecs" not in payload
+
+
+@pytest.mark.parametrize("protocol", [2, 4])
+def test_load_cifar10_reads_python3_pickles_of_numpy_arrays(tmp_path, protocol):
+    # Batches re-pickled under numpy 2 name numpy._core.multiarray instead.
+    folder = tmp_path / "cifar-10-batches-py"
+    folder.mkdir()
+    batch = {
+        b"data": np.arange(2 * 3072).reshape(2, 3072).astype(np.uint8),
+        b"labels": [3, 4],
+    }
+    (folder / "test_batch").write_bytes(
+        _py2_pickle(batch) if protocol == 2 else pickle.dumps(batch, protocol=4)
+    )
+    data, target = load_cifar10(tmp_path, split="test", return_X_y=True)
+    np.testing.assert_array_equal(data.reshape(2, -1), batch[b"data"])
+    np.testing.assert_array_equal(target, [3, 4])
+
+
+class _WritesMarker:
+    """Unpickling this calls exec, which writes a marker file."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return exec, (f"open({self.marker!r}, 'w').write('ran')",)
+
+
+@pytest.mark.parametrize("protocol", [2, 4, 5])
+@pytest.mark.parametrize("where", ["test_batch", "batches.meta", "nested"])
+def test_load_cifar10_refuses_code_in_pickles(tmp_path, protocol, where):
+    folder = tmp_path / "cifar-10-batches-py"
+    _write_cifar(folder, names=("test_batch",))
+    marker = tmp_path / "marker"
+    crafted = _WritesMarker(marker)
+    if where == "nested":
+        crafted = {b"batch_label": b"x", b"data": [], b"labels": [crafted, 1]}
+    target = folder / ("batches.meta" if where == "batches.meta" else "test_batch")
+    target.write_bytes(
+        _py2_pickle(crafted) if protocol == 2 else pickle.dumps(crafted, protocol)
+    )
+    # Python 3 writes builtins.exec as __builtin__.exec under protocol 2.
+    match = r"refusing to load (builtins|__builtin__)\.exec from "
+    with pytest.raises(ValueError, match=match) as info:
+        load_cifar10(tmp_path, split="test")
+    message = str(info.value)
+    assert str(target) in message
+    assert "only dicts, lists, byte strings, ints and numpy arrays" in message
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        pickle.dumps(np.zeros(3), protocol=5),  # numpy._core.numeric._frombuffer
+        pickle.dumps(np.float64(1.0), protocol=2),  # numpy._core.multiarray.scalar
+        pickle.dumps(os.getcwd, protocol=4),
+    ],
+    ids=["frombuffer", "numpy scalar", "os.getcwd"],
+)
+def test_load_cifar10_refuses_globals_outside_the_format(tmp_path, payload):
+    folder = tmp_path / "cifar-10-batches-py"
+    folder.mkdir()
+    (folder / "test_batch").write_bytes(payload)
+    with pytest.raises(ValueError, match="refusing to load "):
+        load_cifar10(tmp_path, split="test")
 
 
 def _add_bytes(tar, name, payload):
@@ -412,7 +607,7 @@ def test_load_cifar10_download_bad_checksum(tmp_path, monkeypatch):
 
 def test_load_cifar10_rejects_path_traversal(tmp_path, monkeypatch):
     members = {
-        "cifar-10-batches-py/test_batch": pickle.dumps(_cifar_batch(2, 0)),
+        "cifar-10-batches-py/test_batch": _py2_pickle(_cifar_batch(2, 0)),
         "../escaped.txt": b"owned",
     }
     _serve_archive(tmp_path, monkeypatch, members)

@@ -2,7 +2,7 @@ import math
 
 import numpy as np
 import pytest
-from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin
 from sklearn.datasets import load_digits
 from sklearn.decomposition import PCA
 from sklearn.pipeline import make_pipeline
@@ -259,6 +259,46 @@ def test_count_modes_validation():
         count_modes(np.zeros((4, 2)), centers, 0.1, n_std=-1)
 
 
+@pytest.mark.parametrize("scale", [1e20, 1e200, 1.7e308])
+def test_count_modes_far_samples_go_to_their_nearest_mean(scale):
+    # The expanded |x|^2 - 2 x.m + |m|^2 lost the means' differences (1e20)
+    # or overflowed (1e200), and such samples all went to mean 0.
+    _, _, centers = make_gaussian_grid(10, return_centers=True, random_state=0)
+    samples = np.array([[scale, scale], [-scale, scale], [scale, -scale], [4.0, -4.0]])
+    result = count_modes(samples, centers, std=0.05)
+    # Mode 24 is at (4, 4), mode 4 at (-4, 4), mode 20 at (4, -4).
+    np.testing.assert_array_equal(result.assignments, [24, 4, 20, 20])
+    assert result.n_modes == 3
+    assert result.n_modes_high_quality == 1
+    assert result.high_quality_fraction == 0.25
+
+
+def test_count_modes_means_far_apart():
+    means = np.array([[-1e300, 0.0], [1e300, 0.0], [0.0, 1e-300]])
+    samples = np.array([[9.5e299, 1.0], [-1.7e308, 0.0], [0.0, 1e-299]])
+    result = count_modes(samples, means, std=1e299, n_std=1.0)
+    np.testing.assert_array_equal(result.assignments, [1, 0, 2])
+    # The second sample is about 1.7e308 from its mean, beyond n_std * std.
+    assert result.high_quality_fraction == pytest.approx(2 / 3)
+    assert result.n_modes_high_quality == 2
+
+
+@pytest.mark.parametrize(
+    ("samples", "means", "match"),
+    [
+        (np.zeros((0, 2)), np.zeros((3, 2)), "samples: Found array with 0 sample"),
+        (np.zeros((4, 2)), np.zeros((0, 2)), "means: Found array with 0 sample"),
+        (None, np.zeros((3, 2)), "samples: Expected 2D array"),
+        (np.zeros((4, 2)), np.zeros(2), "means: Expected 2D array"),
+        ([["a", "b"]], np.zeros((3, 2)), "samples: dtype='numeric'"),
+        ([[1.0, 2.0], [1.0]], np.zeros((3, 2)), "samples: setting an array"),
+    ],
+)
+def test_count_modes_errors_name_the_argument(samples, means, match):
+    with pytest.raises(ValueError, match=match):
+        count_modes(samples, means, 0.1)
+
+
 # -- classifier_sample_score ---------------------------------------------------
 
 
@@ -313,3 +353,114 @@ def test_classifier_sample_score_errors(digit_classifier):
         classifier_sample_score(clf, X[:10], X_source=X[:20])
     with pytest.raises(ValueError, match="y_source has shape"):
         classifier_sample_score(clf, X[:10], X_source=X[:10], y_source=y[:5])
+
+
+class _FixedProba(ClassifierMixin, BaseEstimator):
+    """A fitted classifier of 10 classes whose predict_proba is given."""
+
+    def __init__(self, proba):
+        self.proba = proba
+
+    def fit(self, X, y=None):
+        self.classes_ = np.arange(10)
+        return self
+
+    def predict_proba(self, X):
+        return self.proba(len(X))
+
+
+@pytest.mark.parametrize(
+    ("proba", "match"),
+    [
+        (lambda n: np.full((n, 3), 1 / 3), r"has shape \(20, 3\); expected \(20, 10\)"),
+        (lambda n: np.full((n + 1, 10), 0.1), r"has shape \(21, 10\)"),
+        (lambda n: np.full(n, 0.1), r"has shape \(20,\)"),
+        (lambda n: np.full((n, 10), -0.1), r"not in \[0, 1\]"),
+        (lambda n: np.full((n, 10), 2.0), r"not in \[0, 1\]"),
+    ],
+)
+def test_classifier_sample_score_refuses_malformed_probabilities(proba, match):
+    from sklearn_ali.evaluation import classifier_sample_score
+
+    clf = _FixedProba(proba).fit(None)
+    with pytest.raises(ValueError, match=match):
+        classifier_sample_score(clf, np.zeros((20, 4)))
+
+
+def test_classifier_sample_score_refuses_a_one_class_classifier():
+    # The normalised entropy was 0 / log(1): a NaN class balance.
+    from sklearn.dummy import DummyClassifier
+
+    from sklearn_ali.evaluation import classifier_sample_score
+
+    clf = DummyClassifier().fit(np.zeros((5, 2)), np.zeros(5))
+    with pytest.raises(ValueError, match="at least two classes; its classes_ is"):
+        classifier_sample_score(clf, np.zeros((5, 2)))
+
+
+def test_classifier_sample_score_class_balance_is_defined(digit_classifier):
+    # Every figure is finite even for a single sample.
+    from sklearn_ali.evaluation import classifier_sample_score
+
+    clf, X, _ = digit_classifier
+    score = classifier_sample_score(clf, X[:1], X_real=X[:1], X_source=X[:1])
+    assert score.class_balance == 0.0
+    assert score.confidence_ratio == 1.0 and score.class_kept == 1.0
+
+
+def test_classifier_sample_score_refuses_y_source_it_cannot_use(digit_classifier):
+    from sklearn_ali.evaluation import classifier_sample_score
+
+    clf, X, y = digit_classifier
+    # Ignored before: no class_kept, and no error.
+    with pytest.raises(ValueError, match="pass X_source with it"):
+        classifier_sample_score(clf, X[:10], y_source=y[:10])
+    # "3" never equals 3: class_kept was a silent 0.
+    with pytest.raises(ValueError, match="labels absent from classifier.classes_"):
+        classifier_sample_score(
+            clf, X[:10], X_source=X[:10], y_source=y[:10].astype(str)
+        )
+    with pytest.raises(ValueError, match=r"absent .*\[100"):
+        classifier_sample_score(clf, X[:10], X_source=X[:10], y_source=y[:10] + 100)
+
+
+def test_classifier_sample_score_names_bad_classifier_and_samples(digit_classifier):
+    from sklearn_ali.evaluation import classifier_sample_score
+
+    clf, X, _ = digit_classifier
+    with pytest.raises(TypeError, match="classifier must have predict_proba"):
+        classifier_sample_score(object(), X)
+    with pytest.raises(TypeError, match="samples must be array-like; got the string"):
+        classifier_sample_score(clf, "abc")
+
+
+# semi_supervised_score: argument checks found by a sweep ---------------------
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"standardize": "no"}, TypeError, "standardize must be True or False"),
+        ({"random_state": "x"}, ValueError, "random_state must be None, an int"),
+        ({"C_grid": [[1.0, 2.0]]}, ValueError, "C_grid must be a non-empty"),
+        ({"C_grid": [True]}, TypeError, "C_grid values must be numbers, not bools"),
+        ({"C_grid": "abc"}, ValueError, "C_grid must be a non-empty"),
+        ({"validation_size": 5000}, ValueError, "validation_size=5000 cannot be"),
+    ],
+)
+def test_semi_supervised_score_sweep_arguments(digits, kwargs, error, match):
+    X, y = digits
+    with pytest.raises(error, match=match):
+        semi_supervised_score("passthrough", X, y, **{**FAST, **kwargs})
+
+
+def test_semi_supervised_score_sweep_data(digits):
+    X, y = digits
+    with pytest.raises(ValueError, match=r"X must have shape \(n_samples, n_feat"):
+        semi_supervised_score("passthrough", X[:, 0], y, **FAST)
+    with pytest.raises(ValueError, match="features of X_test have 5 columns but"):
+        semi_supervised_score(
+            "passthrough", X, y, X_test=X[:10, :5], y_test=y[:10], **FAST
+        )
+    with pytest.raises(ValueError, match="features of X_test: Found array with 0"):
+        semi_supervised_score("passthrough", X, y, X_test=X[:0], y_test=y[:0], **FAST)
