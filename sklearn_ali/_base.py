@@ -608,43 +608,7 @@ class _BaseALI(BaseEstimator):
         )
 
     def _resolve_device(self):
-        device = self.device
-        if isinstance(device, str) and device == "auto":
-            return "cuda" if torch.cuda.is_available() else "cpu"
-        try:
-            device = torch.device(device)
-        except (RuntimeError, TypeError) as exc:
-            raise ValueError(f"device={self.device!r} is not a torch device.") from exc
-        if device.type == "cpu":
-            return str(device)
-        if device.type == "meta":
-            raise ValueError(
-                f"device={self.device!r} holds no data; the networks cannot train "
-                "on it."
-            )
-        # torch.cuda, torch.mps, torch.xpu, ... answer is_available(); an
-        # unavailable device otherwise fails only deep inside skorch's fit.
-        backend = getattr(torch, device.type, None)
-        if hasattr(backend, "is_available"):
-            available = backend.is_available()
-            count = backend.device_count() if hasattr(backend, "device_count") else 1
-        else:  # plugin backends (hpu, xla, ...): allocating is the probe
-            try:
-                torch.empty(0, device=device)
-                available, count = True, math.inf
-            except (RuntimeError, ImportError):
-                available = False
-        if not available:
-            raise ValueError(
-                f"device={self.device!r} was requested but "
-                f"{device.type.upper()} is not available."
-            )
-        if device.index is not None and device.index >= count:
-            raise ValueError(
-                f"device={self.device!r} was requested but only {count} "
-                f"{device.type.upper()} device(s) are available."
-            )
-        return str(device)
+        return resolve_device(self.device)
 
     def _build_networks(self):
         # Stored with the networks: post-fit methods must follow the trained
@@ -1135,7 +1099,12 @@ class _BaseALI(BaseEstimator):
         Raises ValueError on anything missing or inconsistent.
         """
         # Imported here: sklearn_ali.io imports this module for its registry.
-        from .io import _check_layout, _load_module_state, _load_optimizer_state
+        from .io import (
+            _check_layout,
+            _load_module_state,
+            _load_optimizer_state,
+            check_module_state,
+        )
 
         _check_layout(
             state,
@@ -1160,6 +1129,15 @@ class _BaseALI(BaseEstimator):
                     f"{sorted(names)}."
                 )
 
+        model._check_io_private_attributes(state["attributes"])
+        # The stored tensors are checked against networks built on the meta
+        # device first: tampered sizes must not allocate what they name.
+        with torch.device("meta"):
+            networks = model._build_networks()
+        for name, network in zip(cls._io_modules, networks):
+            where = f"modules/{name}"
+            stored = state["modules"][name]
+            check_module_state(network.state_dict(), stored, where)
         # The weights drawn here are overwritten; the caller's torch RNG is
         # left as it was.
         with _seeded_torch(0, "cpu"):
@@ -1178,7 +1156,57 @@ class _BaseALI(BaseEstimator):
                 getattr(net, name), optimizer_state, f"optimizers/{name}"
             )
         net.history = History(state["history"])
+        model._check_finite_outputs()
         return model
+
+    def _check_io_private_attributes(self, attributes):
+        """Raise ValueError unless the seed and structure are what fit sets."""
+        seed = attributes.get("_seed_", 0)
+        if type(seed) is not int or not 0 <= seed < _SEED_BOUND:
+            raise ValueError(
+                f"fitted attribute _seed_={seed!r} is not an int in [0, {_SEED_BOUND})."
+            )
+        if "_structure_" in attributes:
+            stored = attributes["_structure_"]
+            expected = self._structure()
+            if not isinstance(stored, dict) or stored.keys() != expected.keys():
+                raise ValueError(
+                    f"fitted attribute _structure_={stored!r} does not name the "
+                    f"structural parameters {sorted(expected)}."
+                )
+            changed = [
+                name
+                for name, value in expected.items()
+                if _structure_value(value) != _structure_value(stored[name])
+            ]
+            if changed:
+                raise ValueError(
+                    f"fitted attribute _structure_ disagrees with the stored "
+                    f"parameters on {changed}."
+                )
+
+    def _check_finite_outputs(self):
+        """Raise ValueError unless the networks map finite inputs to finite
+        outputs: weights that are finite can still be invalid together."""
+        device = self._module_device()
+        x = torch.zeros(2, *self._network_input_shape(), device=device)
+        z = torch.zeros(2, self.n_components_, device=device)
+        with torch.inference_mode():
+            outputs = self._probe_networks(x, z)
+        for network, out in outputs.items():
+            if not torch.isfinite(out).all():
+                raise ValueError(
+                    f"the stored {network} gives NaN or infinite outputs for "
+                    "finite inputs: its weights are diverged or were tampered "
+                    "with."
+                )
+
+    def _probe_networks(self, x, z):
+        """Outputs of the encoder and decoder for inputs ``x`` and codes ``z``."""
+        return {
+            "encoder": self.net_.encoder_.mean(x),
+            "decoder": self.net_.decoder_(z),
+        }
 
     @classmethod
     def _check_io_attributes(cls, attributes):
@@ -1258,6 +1286,50 @@ class _BaseALI(BaseEstimator):
 
 
 _SEED_BOUND = np.iinfo(np.int32).max
+
+
+def resolve_device(device, name="device"):
+    """``device`` (or "auto") as the string of an available torch device.
+
+    Raises ValueError naming ``name`` for what is no device, holds no data
+    (meta) or is not available here; ``fit`` and ``io.load`` share it.
+    """
+    requested = device
+    if isinstance(device, str) and device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        device = torch.device(device)
+    except (RuntimeError, TypeError) as exc:
+        raise ValueError(f"{name}={requested!r} is not a torch device.") from exc
+    if device.type == "cpu":
+        return str(device)
+    if device.type == "meta":
+        raise ValueError(
+            f"{name}={requested!r} holds no data; the networks cannot train on it."
+        )
+    # torch.cuda, torch.mps, torch.xpu, ... answer is_available(); an
+    # unavailable device otherwise fails only deep inside skorch's fit.
+    backend = getattr(torch, device.type, None)
+    if hasattr(backend, "is_available"):
+        available = backend.is_available()
+        count = backend.device_count() if hasattr(backend, "device_count") else 1
+    else:  # plugin backends (hpu, xla, ...): allocating is the probe
+        try:
+            torch.empty(0, device=device)
+            available, count = True, math.inf
+        except (RuntimeError, ImportError):
+            available = False
+    if not available:
+        raise ValueError(
+            f"{name}={requested!r} was requested but "
+            f"{device.type.upper()} is not available."
+        )
+    if device.index is not None and device.index >= count:
+        raise ValueError(
+            f"{name}={requested!r} was requested but only {count} "
+            f"{device.type.upper()} device(s) are available."
+        )
+    return str(device)
 
 
 def _structure_value(value):

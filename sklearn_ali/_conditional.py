@@ -472,6 +472,13 @@ class ConditionalALI(_BaseALI):
             )
         return conditions
 
+    def _probe_networks(self, x, z):
+        c = torch.zeros(len(x), self.n_conditions_, device=x.device)
+        return {
+            "encoder": self.net_.encoder_.mean(x, c),
+            "decoder": self.net_.decoder_(z, c),
+        }
+
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.target_tags.required = True

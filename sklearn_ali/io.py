@@ -77,6 +77,7 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save
 
+from ._base import resolve_device
 from ._classifier import ALIClassifier
 from ._conditional import ConditionalALI
 from ._transformer import ALITransformer
@@ -273,13 +274,12 @@ def _no_constant(name):
 
 
 def _check_device(device):
-    try:
-        device = torch.device(device)
-    except (RuntimeError, TypeError) as exc:
-        raise ValueError(f"device={device!r} is not a torch device.") from exc
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device={str(device)!r} requested but CUDA is not available.")
-    return str(device)
+    # As fit checks it: what is no device, holds no data (meta) or is not
+    # available here is refused before the file is read.
+    device = resolve_device(device)
+    if device == "cuda":
+        device = str(torch.device("cuda", torch.cuda.current_device()))
+    return device
 
 
 def _versions():
@@ -517,17 +517,25 @@ def _check_layout(state, required, optional=()):
 
 
 def _load_module_state(module, state, where):
-    """Copy ``state`` into ``module`` once it matches it exactly.
+    """Copy ``state`` into ``module`` once it matches it exactly
+    (``check_module_state``)."""
+    check_module_state(module.state_dict(), state, where)
+    module.load_state_dict(state, strict=True)
+
+
+def check_module_state(expected, state, where):
+    """Raise ValueError unless ``state`` fits the state dict ``expected``.
 
     Every parameter and buffer must be there, with the network's shape and
-    dtype and finite values; no other tensor may be. ``where`` names the
-    state in messages as in the file (``modules/encoder_``).
+    dtype and finite values (batch-norm variances and counts not negative);
+    no other tensor may be. ``expected`` may hold meta tensors: only shapes
+    and dtypes are read. ``where`` names the state in messages as in the
+    file (``modules/encoder_``).
     """
     if not isinstance(state, dict) or not all(
         torch.is_tensor(v) for v in state.values()
     ):
         raise ValueError(f"{where} is not a mapping of names to tensors.")
-    expected = module.state_dict()
     missing = sorted(expected.keys() - state.keys())
     extra = sorted(state.keys() - expected.keys())
     if missing or extra:
@@ -550,7 +558,16 @@ def _load_module_state(module, state, where):
             )
         if value.is_floating_point() and not torch.isfinite(value).all():
             raise ValueError(f"tensor {where}/{key} holds non-finite values.")
-    module.load_state_dict(state, strict=True)
+        # A negative variance gives NaN through the square root of batch
+        # norm, silently, at every later transform.
+        last = key.rsplit(".", 1)[-1]
+        if last in _NON_NEGATIVE and value.numel() and (value < 0).any():
+            raise ValueError(f"tensor {where}/{key} holds negative values.")
+
+
+# Buffers and optimizer entries that are counts or variances.
+_NON_NEGATIVE = ("running_var", "num_batches_tracked")
+_NON_NEGATIVE_OPTIMIZER = ("step", "exp_avg_sq", "max_exp_avg_sq")
 
 
 def _load_optimizer_state(optimizer, state, where):
@@ -588,6 +605,11 @@ def _load_optimizer_state(optimizer, state, where):
             if value.is_floating_point() and not torch.isfinite(value).all():
                 raise ValueError(
                     f"tensor {where}/state/{index}/{key} holds non-finite values."
+                )
+            if key in _NON_NEGATIVE_OPTIMIZER and (value < 0).any():
+                raise ValueError(
+                    f"tensor {where}/state/{index}/{key} holds negative values; "
+                    "Adam's step counts and second moments are not negative."
                 )
     try:
         optimizer.load_state_dict(state)

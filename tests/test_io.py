@@ -319,6 +319,23 @@ def _remove_network(doc, tensors):
         del tensors[key]
 
 
+def _set_n_components(n):
+    def tamper(doc, tensors):
+        doc["state"]["params"]["n_components"] = n
+        doc["state"]["attributes"]["_structure_"]["n_components"] = n
+        doc["state"]["attributes"]["n_components_"] = n
+
+    return tamper
+
+
+def _negative(suffix):
+    def tamper(doc, tensors):
+        key = next(k for k in tensors if k.endswith(suffix))
+        tensors[key] = -tensors[key].abs() - 1
+
+    return tamper
+
+
 def _set(*keys_and_value):
     *keys, value = keys_and_value
 
@@ -350,7 +367,17 @@ TAMPERED = [
         _set("state", "params", "exec", 1),
         r"unknown parameters \['exec",
     ),
-    ("param-vs-weights", _set("state", "params", "n_components", 5), "has shape"),
+    (
+        "param-vs-structure",
+        _set("state", "params", "n_components", 5),
+        r"_structure_ disagrees with the stored parameters on \['n_components'\]",
+    ),
+    # Both edited alike: the tensors, checked against networks on the meta
+    # device, refuse sizes that would allocate terabytes if built.
+    ("param-vs-weights", _set_n_components(10**9), "has shape"),
+    ("bad-seed", _set("state", "attributes", "_seed_", -3), "_seed_=-3 is not an int"),
+    ("bad-structure", _set("state", "attributes", "_structure_", {}), "_structure_="),
+    ("negative-running-var", _negative("running_var"), "holds negative values"),
     (
         "bad-attribute",
         _set("state", "attributes", "architecture_", "resnet"),
@@ -443,3 +470,51 @@ def test_load_checks_the_device(tmp_path, digits_flat, tiny):
     if not torch.cuda.is_available():
         with pytest.raises(ValueError, match="CUDA is not available"):
             io.load(path, device="cuda")
+
+
+@pytest.mark.parametrize("entry", ["step", "exp_avg_sq"])
+def test_a_negative_optimizer_entry_is_refused(entry, tmp_path, digits_flat, tiny):
+    model = ALITransformer(random_state=0, **tiny).fit(digits_flat)
+    path = tmp_path / "ali.safetensors"
+    io.dump(model, path, include_optimizer=True)
+    document, tensors = read_file(path)
+    _negative(f"/{entry}")(document, tensors)
+    bad = tmp_path / "tampered.safetensors"
+    save_file(tensors, bad, metadata={METADATA_KEY: json.dumps(document)})
+    with pytest.raises(ValueError, match=f"{entry} holds negative values"):
+        io.load(bad)
+
+
+def test_finite_weights_that_give_non_finite_outputs_are_refused(
+    tmp_path, digits_flat, tiny
+):
+    model = ALITransformer(random_state=0, **tiny).fit(digits_flat)
+    path = tmp_path / "ali.safetensors"
+    io.dump(model, path)
+    document, tensors = read_file(path)
+    for key in tensors:  # finite, but a float32 overflow on any input
+        if key.startswith("modules/decoder_/") and key.endswith("weight"):
+            tensors[key] = torch.full_like(tensors[key], 3e38)
+        if key.startswith("modules/decoder_/") and key.endswith("bias"):
+            tensors[key] = torch.full_like(tensors[key], 3e38)
+    bad = tmp_path / "tampered.safetensors"
+    save_file(tensors, bad, metadata={METADATA_KEY: json.dumps(document)})
+    with pytest.raises(ValueError, match="decoder gives NaN or infinite outputs"):
+        io.load(bad)
+
+
+@pytest.mark.parametrize(
+    "device, match",
+    [
+        ("meta", "holds no data"),
+        ("xpu", "XPU is not available"),
+        ("cuda:99", "CUDA"),
+        ("gpu", "is not a torch device"),
+    ],
+)
+def test_load_checks_the_device_as_fit_does(device, match, tmp_path, digits_flat, tiny):
+    model = ALITransformer(random_state=0, **tiny).fit(digits_flat)
+    path = tmp_path / "ali.safetensors"
+    io.dump(model, path)
+    with pytest.raises(ValueError, match=match):
+        io.load(path, device=device)
