@@ -42,7 +42,7 @@ stores architectures by name.
 """
 
 import math
-from numbers import Integral
+from numbers import Integral, Real
 
 import torch
 from torch import nn
@@ -276,6 +276,64 @@ def _dense_block(n_in, n_out, slope=0.2):
     )
 
 
+def _check_builder_args(
+    input_shape=None, *, image=False, min_side=1, dropout=0.0, **sizes
+):
+    """Raise ValueError (TypeError for a wrong type) naming a builder
+    argument that would build no network, or a broken one, deep inside torch.
+
+    ``sizes`` are positive integers by name (``n_components``,
+    ``n_outputs``, ``width``) or, for ``hidden_layer_sizes``, a non-empty
+    sequence of them. ``image`` asks for a ``(C, H, W)`` input of sides at
+    least ``min_side``.
+    """
+
+    def positive_int(name, value):
+        if isinstance(value, bool) or not isinstance(value, Integral):
+            raise TypeError(f"{name} must be a positive integer; got {value!r}.")
+        if value < 1:
+            raise ValueError(f"{name} must be a positive integer; got {value!r}.")
+
+    for name, value in sizes.items():
+        if name == "hidden_layer_sizes":
+            if isinstance(value, (str, bytes)) or not hasattr(value, "__len__"):
+                raise TypeError(
+                    "hidden_layer_sizes must be a sequence of positive integers; "
+                    f"got {value!r}."
+                )
+            if len(value) == 0:
+                raise ValueError(
+                    "hidden_layer_sizes must hold at least one layer width; got ()."
+                )
+            for i, width in enumerate(value):
+                positive_int(f"hidden_layer_sizes[{i}]", width)
+        else:
+            positive_int(name, value)
+    if isinstance(dropout, bool) or not isinstance(dropout, Real):
+        raise TypeError(f"dropout must be a number in [0, 1); got {dropout!r}.")
+    if not 0 <= dropout < 1:
+        raise ValueError(f"dropout must be in [0, 1); got {dropout!r}.")
+    if input_shape is None:
+        return
+    shape = (input_shape,) if isinstance(input_shape, Integral) else input_shape
+    try:
+        shape = tuple(shape)
+    except TypeError:
+        raise TypeError(
+            "the input shape must be a tuple of positive integers; got "
+            f"{input_shape!r}."
+        ) from None
+    if image and len(shape) != 3:
+        raise ValueError(f"image_shape must be (C, H, W); got {input_shape!r}.")
+    for i, side in enumerate(shape):
+        positive_int(f"input shape[{i}]", side)
+    if image and min(shape[1:]) < min_side:
+        raise ValueError(
+            f"image_shape={tuple(shape)}: images must be at least {min_side}x"
+            f"{min_side} pixels."
+        )
+
+
 def build_mlp(
     input_shape,
     n_components,
@@ -323,6 +381,15 @@ def build_mlp(
     decoder : Decoder
     discriminator : JointDiscriminator
     """
+    _check_builder_args(
+        input_shape,
+        dropout=dropout,
+        n_components=n_components,
+        n_outputs=n_outputs,
+        hidden_layer_sizes=hidden_layer_sizes,
+    )
+    if output not in ("linear", "sigmoid"):
+        raise ValueError(f'output must be "linear" or "sigmoid"; got {output!r}.')
     n_features = (
         input_shape if isinstance(input_shape, Integral) else math.prod(input_shape)
     )
@@ -431,6 +498,15 @@ def build_conv(
     decoder : Decoder
     discriminator : JointDiscriminator
     """
+    _check_builder_args(
+        image_shape,
+        image=True,
+        min_side=8,
+        dropout=dropout,
+        n_components=n_components,
+        n_outputs=n_outputs,
+        width=width,
+    )
     channels, height, width_px = image_shape
     sizes = _conv_sizes((height, width_px))
     widths = _conv_widths(len(sizes) - 1, width)
@@ -572,6 +648,13 @@ def build_svhn(
     decoder : Decoder
     discriminator : JointDiscriminator
     """
+    _check_builder_args(
+        image_shape,
+        image=True,
+        dropout=dropout,
+        n_components=n_components,
+        n_outputs=n_outputs,
+    )
     channels = image_shape[0]
     if tuple(image_shape[1:]) != (32, 32):
         raise ValueError(
@@ -675,6 +758,13 @@ def build_cifar10(
     decoder : Decoder
     discriminator : JointDiscriminator
     """
+    _check_builder_args(
+        image_shape,
+        image=True,
+        dropout=dropout,
+        n_components=n_components,
+        n_outputs=n_outputs,
+    )
     channels = image_shape[0]
     if tuple(image_shape[1:]) != (32, 32):
         raise ValueError(
@@ -756,6 +846,13 @@ def build_celeba(
     decoder : Decoder
     discriminator : JointDiscriminator
     """
+    _check_builder_args(
+        image_shape,
+        image=True,
+        dropout=dropout,
+        n_components=n_components,
+        n_outputs=n_outputs,
+    )
     channels = image_shape[0]
     if tuple(image_shape[1:]) != (64, 64):
         raise ValueError(
@@ -1000,26 +1097,61 @@ def check_networks(
         for net in networks:
             net.eval()
         with torch.no_grad():
-            mu, sigma = encoder(x)
+            out = _probe("encoder(x)", encoder, x)
+            if not (isinstance(out, (tuple, list)) and len(out) == 2):
+                raise ValueError(
+                    "encoder(x) must return (mu, sigma) (sigma None for a "
+                    f"deterministic encoder); got {type(out).__name__}."
+                )
+            mu, sigma = out
             _check_shape("encoder(x)[0] (mu)", mu, (n, n_components))
             if stochastic:
                 _check_shape("encoder(x)[1] (sigma)", sigma, (n, n_components))
-            _check_shape("encoder.mean(x)", encoder.mean(x), (n, n_components))
-            hidden = encoder.hidden_features(x)
-            if hidden.ndim != 2 or len(hidden) != n:
+            mean = _probe("encoder.mean(x)", encoder.mean, x)
+            _check_shape("encoder.mean(x)", mean, (n, n_components))
+            hidden = _probe("encoder.hidden_features(x)", encoder.hidden_features, x)
+            if (
+                not isinstance(hidden, torch.Tensor)
+                or hidden.ndim != 2
+                or len(hidden) != n
+            ):
                 raise ValueError(
                     "encoder.hidden_features(x) must return (n_samples, "
-                    f"n_features); got shape {tuple(hidden.shape)}."
+                    f"n_features); got {_describe(hidden)}."
                 )
-            _check_shape("decoder(z)", decoder(z), (n, *input_shape))
-            _check_shape("discriminator(x, z)", discriminator(x, z), expected_logits)
+            _check_shape(
+                "decoder(z)", _probe("decoder(z)", decoder, z), (n, *input_shape)
+            )
+            logits = _probe("discriminator(x, z)", discriminator, x, z)
+            _check_shape("discriminator(x, z)", logits, expected_logits)
     finally:
         for net, mode in zip(networks, modes):
             net.train(mode)
 
 
+def _probe(what, fn, *inputs):
+    """``fn(*inputs)``, with a failure named by the call and its input shapes."""
+    try:
+        return fn(*inputs)
+    except Exception as exc:
+        shapes = ", ".join(str(tuple(t.shape)) for t in inputs)
+        raise ValueError(
+            f"{what} failed on a probe batch of shape {shapes} (the contract's "
+            f"input): {type(exc).__name__}: {exc}"
+        ) from exc
+
+
+def _describe(value):
+    if isinstance(value, torch.Tensor):
+        return f"shape {tuple(value.shape)}"
+    return repr(value)
+
+
 def _check_shape(what, tensor, expected):
     shape = tuple(getattr(tensor, "shape", ()))
     if not isinstance(tensor, torch.Tensor) or shape != expected:
-        got = f"shape {shape}" if isinstance(tensor, torch.Tensor) else repr(tensor)
-        raise ValueError(f"{what} must have shape {expected}; got {got}.")
+        raise ValueError(f"{what} must have shape {expected}; got {_describe(tensor)}.")
+    if not tensor.is_floating_point():
+        raise ValueError(f"{what} must be a floating-point tensor; got {tensor.dtype}.")
+    if not torch.isfinite(tensor).all():
+        raise ValueError(f"{what} gives NaN or infinite values for inputs of zeros.")

@@ -315,3 +315,60 @@ def test_paper_presets_train_a_step_on_images_of_their_shape(name, shape):
 def test_paper_presets_name_the_size_they_need(name):
     with pytest.raises(ValueError, match=f"architecture='{name}' needs"):
         ARCHITECTURES[name]((3, 16, 16), 8)
+
+
+@pytest.mark.parametrize(
+    "build, args, kwargs, error, match",
+    [
+        (networks.build_mlp, ((64,), 0), {}, ValueError, "n_components must be a pos"),
+        (
+            networks.build_mlp,
+            ((64,), True),
+            {},
+            TypeError,
+            "n_components must be a pos",
+        ),
+        (networks.build_mlp, ((64,), 2.5), {}, TypeError, "n_components"),
+        (networks.build_mlp, ((64,), 4, ()), {}, ValueError, "at least one layer"),
+        (
+            networks.build_mlp,
+            ((64,), 4, (0,)),
+            {},
+            ValueError,
+            r"hidden_layer_sizes\[0\]",
+        ),
+        (networks.build_mlp, ((64,), 4), {"output": "tanh"}, ValueError, "output must"),
+        (networks.build_mlp, ((0,), 4), {}, ValueError, r"input shape\[0\]"),
+        (networks.build_mlp, ((64,), 4), {"dropout": 1.5}, ValueError, "dropout"),
+        (networks.build_conv, ((1, 4, 4), 4), {}, ValueError, "at least 8x8"),
+        (networks.build_conv, ((1, 8, 8), 4), {"width": 0}, ValueError, "width must"),
+        (networks.build_conv, ((8, 8), 4), {}, ValueError, r"must be \(C, H, W\)"),
+        (networks.build_svhn, ((3, 32, 32), 0), {}, ValueError, "n_components"),
+        (networks.build_cifar10, ((3, 32, 32), -1), {}, ValueError, "n_components"),
+        (networks.build_celeba, ((3, 64, 64), 0), {}, ValueError, "n_components"),
+    ],
+)
+def test_builders_name_bad_arguments(build, args, kwargs, error, match):
+    with pytest.raises(error, match=match):
+        build(*args, **kwargs)
+
+
+def test_check_networks_names_the_network_whose_forward_fails():
+    torch.manual_seed(0)
+    networks_64 = networks.build_mlp((64,), 4, (16,))
+    # Networks for 64 features checked against 50: torch's matmul error is
+    # named by the network and the probe's shape.
+    with pytest.raises(
+        ValueError,
+        match=r"encoder\(x\) failed on a probe batch of "
+        r"shape \(2, 50\)",
+    ):
+        check_networks(networks_64, (50,), 4)
+    encoder, decoder, discriminator = networks_64
+
+    class NaNDecoder(nn.Module):
+        def forward(self, z):
+            return torch.full((len(z), 64), float("nan"))
+
+    with pytest.raises(ValueError, match=r"decoder\(z\) gives NaN"):
+        check_networks((encoder, NaNDecoder(), discriminator), (64,), 4)
