@@ -466,8 +466,8 @@ def load_mnist_5k(*, return_X_y=False):
     Examples
     --------
     >>> from sklearn_ali.datasets import load_mnist_5k
-    >>> mnist = load_mnist_5k()  # doctest: +SKIP
-    >>> mnist.images.shape, mnist.target[:3]  # doctest: +SKIP
+    >>> mnist = load_mnist_5k()
+    >>> mnist.images.shape, mnist.target[:3]
     ((5000, 1, 28, 28), array([0, 0, 0]))
     """
     return_X_y = _check_bool(return_X_y, "return_X_y")
