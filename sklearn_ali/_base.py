@@ -370,7 +370,12 @@ class _BaseALI(BaseEstimator):
             device = self.device_
             cuda = torch.device(device).type == "cuda"
             with _seeded_torch(_rank_seed(seed, rank), device):
-                net.set_params(**self._net_settings(cuda=cuda, seed=seed))
+                settings = self._net_settings(cuda=cuda, seed=seed)
+                # skorch's set_params cannot bring back a default callback
+                # that was set to None (PrintLog, after a fit with verbose=1);
+                # initialize_callbacks reads the init argument itself.
+                net.callbacks__print_log = settings.pop("callbacks__print_log")
+                net.set_params(**settings)
                 net.initialize_callbacks()
                 net.move_to(device)
                 if net.channels_last:

@@ -191,8 +191,9 @@ def load(path, device="cpu"):
         A file written by :func:`dump`.
 
     device : str or torch.device, default="cpu"
-        Where to put the networks (``net_.device``). ``device_`` keeps the
-        device training ran on.
+        Where to put the networks (``net_.device``); ``"auto"`` is CUDA when
+        it is available and the CPU otherwise, as in ``fit``. ``device_``
+        keeps the device training ran on.
 
     Returns
     -------

@@ -2,9 +2,8 @@
 
 * Every docstring example (``>>>``) of the package runs under doctest, its
   output checked.
-* Every Python code block of README.md and docs/quickstart.rst runs (the
-  user guide's blocks, which build on data they do not define, are not yet
-  in DOCUMENTS), each document's blocks in order in one namespace
+* Every Python code block of README.md, docs/quickstart.rst and
+  docs/user_guide.rst runs, each document's blocks in order in one namespace
   (as one script would), in a fresh process whose working directory is a
   temporary folder.
 
@@ -33,7 +32,7 @@ import sklearn_ali
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 HOOK = Path(__file__).resolve().parent / "docs_hook"
-DOCUMENTS = ["README.md", "docs/quickstart.rst"]
+DOCUMENTS = ["README.md", "docs/quickstart.rst", "docs/user_guide.rst"]
 MAX_EPOCHS = 1
 
 # Examples marked ``# doctest: +SKIP``, and why: they read data that are not

@@ -470,6 +470,9 @@ def test_load_checks_the_device(tmp_path, digits_flat, tiny):
     if not torch.cuda.is_available():
         with pytest.raises(ValueError, match="CUDA is not available"):
             io.load(path, device="cuda")
+    # "auto" as in fit: CUDA when there is one, the CPU otherwise.
+    expected = "cuda" if torch.cuda.is_available() else "cpu"
+    assert torch.device(io.load(path, device="auto").net_.device).type == expected
 
 
 @pytest.mark.parametrize("entry", ["step", "exp_avg_sq"])

@@ -558,6 +558,20 @@ def test_verbose_1_shows_one_bar_with_the_losses(capsys, digits_flat, tiny):
     assert "d_loss=" in final and "g_loss=" in final
 
 
+def test_warm_start_may_change_verbose(capsys, digits_flat, tiny):
+    # verbose=1 disables skorch's PrintLog; a warm start with another verbose
+    # brings it back (skorch's set_params alone cannot).
+    ali = ALITransformer(verbose=1, random_state=0, **tiny).fit(digits_flat)
+    ali.set_params(warm_start=True, verbose=2).fit(digits_flat)
+    table = capsys.readouterr().out
+    assert len(ali.history_) == 4 and "d_loss" in table
+    ali.set_params(verbose=1).fit(digits_flat)
+    captured = capsys.readouterr()
+    assert captured.out == "" and "d_loss=" in captured.err
+    ali.set_params(verbose=0).fit(digits_flat)
+    assert capsys.readouterr() == ("", "") and len(ali.history_) == 8
+
+
 def test_user_callbacks_run_and_are_not_mutated(digits_flat, tiny):
     from skorch.callbacks import Callback, EarlyStopping
 
