@@ -34,10 +34,13 @@ import torch
 from learning_curve import load_shuffled, probe_fit
 from torch.nn import functional as F
 
-from sklearn_ali import ALIModule, ALINet, ALITransformer
+from sklearn_ali import ALITransformer
+from sklearn_ali.networks import build_conv
 from sklearn_ali.objectives import (
-    ali_diagnostics,
+    LOSSES,
+    Game,
     ali_losses,
+    ali_validation_loss,
     reconstruction_error,
 )
 
@@ -67,35 +70,47 @@ class _Augmented(torch.nn.Module):
         return self.discriminator(augment(x), z)
 
 
-class VariantNet(ALINet):
-    """ALINet whose step adds the variant's terms to ALI's game."""
-
-    latent_weight = 0.0
-    augment = False
-    unary = False
-
-    def game_losses(self, batch):
-        x = self._prepare(batch)
-        z = torch.randn(len(x), self.n_components, device=x.device)
-        m = self.module_
-        disc = _Augmented(m.discriminator) if self.augment else m.discriminator
-        losses = ali_losses
-        if self.unary:
-            losses = partial(_unary_losses, augment_images=self.augment)
-            disc = m.discriminator
-        d_loss, g_loss, diagnostics = losses(
-            m.encoder,
-            m.decoder,
-            disc,
+def variant_losses(
+    encoder,
+    decoder,
+    discriminator,
+    x,
+    z_prior,
+    *,
+    loss,
+    reconstruction_weight,
+    latent_weight,
+    augment_images,
+    unary,
+):
+    """ALI's game with the variant's terms (see ``variant_game``)."""
+    if unary:
+        d_loss, g_loss, diagnostics = _unary_losses(
+            encoder,
+            decoder,
+            discriminator,
             x,
-            z,
-            criterion=self.criterion_,
-            reconstruction_weight=self.reconstruction_weight,
+            z_prior,
+            loss=loss,
+            reconstruction_weight=reconstruction_weight,
+            augment_images=augment_images,
         )
-        if self.latent_weight:
-            z_cycle = m.encoder.mean(m.decoder(z))
-            g_loss = g_loss + self.latent_weight * (z_cycle - z).abs().mean()
-        return d_loss, g_loss, diagnostics
+    else:
+        if augment_images:
+            discriminator = _Augmented(discriminator)
+        d_loss, g_loss, diagnostics = ali_losses(
+            encoder,
+            decoder,
+            discriminator,
+            x,
+            z_prior,
+            loss=loss,
+            reconstruction_weight=reconstruction_weight,
+        )
+    if latent_weight:
+        z_cycle = encoder.mean(decoder(z_prior))
+        g_loss = g_loss + latent_weight * (z_cycle - z_prior).abs().mean()
+    return d_loss, g_loss, diagnostics
 
 
 def _unary_losses(
@@ -105,12 +120,13 @@ def _unary_losses(
     x,
     z_prior,
     *,
-    criterion,
+    loss,
     reconstruction_weight,
     augment_images=False,
 ):
     """ALI's game with BigBiGAN's unary scores s_x and s_z beside s_xz."""
     n = len(x)
+    adversarial = LOSSES[loss]
     z_q, _ = encoder.sample(x)
     x_p = decoder(z_prior)
     images = torch.cat([x, x_p])
@@ -126,39 +142,52 @@ def _unary_losses(
     d_loss = g_loss = 0.0
     for score in scores:
         d_q, d_p = score.float().split([n, n])
-        ones, zeros = torch.ones_like(d_q), torch.zeros_like(d_q)
-        d_loss = d_loss + criterion(d_q, ones) + criterion(d_p, zeros)
-        g_loss = g_loss + criterion(d_q, zeros) + criterion(d_p, ones)
+        d_loss = d_loss + adversarial.discriminator(d_q, d_p)
+        g_loss = g_loss + adversarial.generators(d_q, d_p)
     recon = reconstruction_error(decoder(z_q), x)
     g_loss = g_loss + reconstruction_weight * recon
     d_q, d_p = scores[0].float().split([n, n])
-    diagnostics = ali_diagnostics(d_loss, g_loss, d_q, d_p, recon)
+    diagnostics = torch.cat(
+        [
+            torch.stack([d_loss.detach(), g_loss.detach()]),
+            adversarial.measure(d_q, d_p),
+            recon.detach().reshape(1),
+        ]
+    )
     return d_loss, g_loss, diagnostics
 
 
-class VariantALI(ALITransformer):
-    def _build_networks(self):
-        encoder, decoder, discriminator = super()._build_networks()
-        if VariantNet.unary:
-            # Widths of the branch features, from a probe in eval mode (no
-            # spectral-norm power iteration, no dropout).
-            discriminator.eval()
-            with torch.no_grad():
-                x = torch.zeros(2, *self._network_input_shape())
-                n_x = discriminator.x_branch(x).flatten(1).shape[1]
-                z = torch.zeros(2, self.n_components_)
-                n_z = discriminator.z_branch(z).flatten(1).shape[1]
-            discriminator.train()
-            discriminator.unary_x = torch.nn.Linear(n_x, 1)
-            discriminator.unary_z = torch.nn.Linear(n_z, 1)
-        return encoder, decoder, discriminator
+def variant_game(latent_weight=0.0, augment_images=False, unary=False):
+    """ALI's game with the variant's terms, as a game of its own."""
+    losses = partial(
+        variant_losses,
+        latent_weight=latent_weight,
+        augment_images=augment_images,
+        unary=unary,
+    )
+    return Game("ALI variant", losses, ali_validation_loss)
 
-    def _make_net(self, encoder, decoder, discriminator, *, cuda):
-        return VariantNet(
-            ALIModule(encoder, decoder, discriminator),
-            n_components=self.n_components_,
-            **self._net_settings(cuda=cuda, seed=getattr(self, "_seed_", 0)),
-        )
+
+def build_unary(image_shape, n_components, *, width=32, **options):
+    """The conv preset, its discriminator with BigBiGAN's unary heads."""
+    encoder, decoder, discriminator = build_conv(
+        image_shape, n_components, width=width, **options
+    )
+    # Widths of the branch features, from a probe in eval mode (no
+    # spectral-norm power iteration, no dropout).
+    discriminator.eval()
+    with torch.no_grad():
+        n_x = discriminator.x_branch(torch.zeros(2, *image_shape)).flatten(1).shape[1]
+        n_z = discriminator.z_branch(torch.zeros(2, n_components)).flatten(1).shape[1]
+    discriminator.train()
+    discriminator.unary_x = torch.nn.Linear(n_x, 1)
+    discriminator.unary_z = torch.nn.Linear(n_z, 1)
+    return encoder, decoder, discriminator
+
+
+def variant_estimator(game, **params):
+    """An ALITransformer playing ``game``: a subclass naming it."""
+    return type("VariantALI", (ALITransformer,), {"game": game})(**params)
 
 
 PARAMS = {
@@ -171,25 +200,26 @@ PARAMS = {
 
 
 def parse(variant):
-    params = {}
+    """``(estimator parameters, variant_game keywords)`` of a variant."""
+    params, terms = {}, {}
     for token in variant.split("+"):
         if token in ("", "base"):
             continue
         if token == "aug":
-            VariantNet.augment = True
+            terms["augment_images"] = True
         elif token == "unary":
-            VariantNet.unary = True
+            terms["unary"] = True
         elif token == "det":
             params["encoder"] = "deterministic"
         elif token.startswith("latent"):
-            VariantNet.latent_weight = float(token[len("latent") :] or 1.0)
+            terms["latent_weight"] = float(token[len("latent") :] or 1.0)
         else:
             prefix = next((p for p in PARAMS if token.startswith(p)), None)
             if prefix is None:
                 raise SystemExit(f"unknown variant token {token!r}")
             name, kind = PARAMS[prefix]
             params[name] = kind(token[len(prefix) :])
-    return params
+    return params, terms
 
 
 def main():
@@ -201,17 +231,20 @@ def main():
     parser.add_argument("--quick", action="store_true", help="tiny smoke run")
     args = parser.parse_args()
     params = {"max_epochs": args.max_epochs, "random_state": args.seed}
-    params.update(parse(args.variant))
+    more, terms = parse(args.variant)
+    params.update(more)
 
     X, y, label_counts = load_shuffled(args.quick)
     if args.quick:
         params.update(max_epochs=1, conv_width=8)
         args.every = 1
-    description = (
-        f"variant {args.variant}: {params}, latent cycle {VariantNet.latent_weight}, "
-        f"augment {VariantNet.augment}, unary {VariantNet.unary}"
-    )
-    probe_fit(VariantALI(**params), X, y, args.every, label_counts, description)
+    if terms.get("unary"):
+        # A builder of one's own receives no conv_width: it is bound here.
+        width = params.pop("conv_width", 32)
+        params["architecture"] = partial(build_unary, width=width)
+    description = f"variant {args.variant}: {params}, terms {terms}"
+    ali = variant_estimator(variant_game(**terms), **params)
+    probe_fit(ali, X, y, args.every, label_counts, description)
 
 
 if __name__ == "__main__":

@@ -29,6 +29,7 @@ from skorch.dataset import ValidSplit
 from skorch.history import History
 
 from . import _distributed
+from ._batches import RowBatches
 from ._scaling import (
     FLOAT32_OVERFLOW,
     _fit_scaling,
@@ -41,14 +42,9 @@ from ._scaling import (
     scale_batch,
     to_torch_rows,
 )
-from ._training import (
-    ALIModule,
-    ALINet,
-    FitProgressBar,
-    RowBatches,
-    TrainingDivergedError,
-)
+from ._training import ALIModule, ALINet, FitProgressBar, TrainingDivergedError
 from .networks import ARCHITECTURES, check_networks
+from .objectives import ALI, LOSSES
 
 # Rows per forward pass in transform/inverse_transform/sample: bounds memory
 # independently of n_samples.
@@ -201,6 +197,7 @@ class _BaseALI(BaseEstimator):
         "dropout": [Interval(Real, 0, 1, closed="left")],
         "spectral_norm": ["boolean"],
         "reconstruction_weight": [Interval(Real, 0, None, closed="left")],
+        "loss": [StrOptions(set(LOSSES))],
         "device": [str, torch.device],
         "keep_on_device": ["boolean"],
         "distributed": [StrOptions({"auto"}), "boolean"],
@@ -678,12 +675,15 @@ class _BaseALI(BaseEstimator):
             return {"width": self.conv_width}
         return {}
 
-    # The skorch net class that plays this estimator's game.
-    _net_class = ALINet
+    # The game this estimator's networks play (sklearn_ali.objectives). A
+    # subclass plays another by setting its own; the game's options are read
+    # from the estimator's attributes of the same names.
+    game = ALI
 
     def _make_net(self, encoder, decoder, discriminator, *, cuda):
-        return self._net_class(
+        return ALINet(
             ALIModule(encoder, decoder, discriminator),
+            game=self.game,
             n_components=self.n_components_,
             **self._net_settings(cuda=cuda, seed=getattr(self, "_seed_", 0)),
         )
@@ -696,7 +696,6 @@ class _BaseALI(BaseEstimator):
         settings = {
             "lr": self.learning_rate,
             "optimizer__betas": tuple(self.betas),
-            "reconstruction_weight": self.reconstruction_weight,
             "use_amp": cuda,
             "channels_last": cuda and len(self._network_input_shape()) == 3,
             "max_epochs": self.max_epochs,
@@ -711,6 +710,10 @@ class _BaseALI(BaseEstimator):
             if verbose == 1
             else PrintLog(keys_ignored=["train_batch_count", "valid_batch_count"]),
         }
+        # The game's options are this estimator's parameters of those names.
+        settings.update(
+            {f"game__{name}": getattr(self, name) for name in self.game.options}
+        )
         if verbose == 1:
             callbacks.append(("progress_bar", FitProgressBar()))
         settings["callbacks"] = callbacks

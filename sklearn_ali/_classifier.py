@@ -13,9 +13,10 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 
 from ._base import _BaseALI, _EncoderFeaturesMixin
+from ._batches import LabelledHoldOut
 from ._scaling import is_dask_array
-from ._training import LabelledHoldOut, SemiSupervisedNet, class_logits
 from ._validation import check_label_kind, check_label_values
+from .objectives import SEMI_SUPERVISED, class_logits
 
 # The label of unlabelled rows, scikit-learn's semi-supervised convention.
 UNLABELLED = -1
@@ -121,6 +122,14 @@ class ALIClassifier(_EncoderFeaturesMixin, ClassifierMixin, TransformerMixin, _B
         Weight of the L1 cycle term ``|x - G_x(G_z(x))|`` in the
         encoder/decoder loss, as in ALITransformer; 0 gives the paper's game.
 
+    loss : {"non_saturating", "hinge"}, default="non_saturating"
+        The adversarial game's loss: the ALI paper's non-saturating one, or
+        the hinge loss of SAGAN and BigBiGAN, whose discriminator is a critic
+        held to a margin (see :data:`sklearn_ali.objectives.LOSSES`). The
+        history's diagnostics follow it: ``d_real_acc`` and ``d_fake_acc``
+        for the first; ``d_real_in_margin`` and ``d_fake_in_margin``, the
+        shares of pairs inside the margin, for the hinge.
+
     device : str or torch.device, default="auto"
         ``"auto"`` trains on CUDA when available, else on the CPU.
 
@@ -167,7 +176,7 @@ class ALIClassifier(_EncoderFeaturesMixin, ClassifierMixin, TransformerMixin, _B
     classes_ : ndarray of shape (n_classes,)
         The class labels, sorted; ``-1`` (unlabelled) is not among them.
 
-    net_ : SemiSupervisedNet
+    net_ : ALINet
         The trained skorch net.
 
     encoder_, decoder_, discriminator_ : torch.nn.Module
@@ -236,7 +245,7 @@ class ALIClassifier(_EncoderFeaturesMixin, ClassifierMixin, TransformerMixin, _B
     (200, 10)
     """
 
-    _net_class = SemiSupervisedNet
+    game = SEMI_SUPERVISED
 
     def __init__(
         self,
@@ -256,6 +265,7 @@ class ALIClassifier(_EncoderFeaturesMixin, ClassifierMixin, TransformerMixin, _B
         dropout=0.2,
         spectral_norm=False,
         reconstruction_weight=10.0,
+        loss="non_saturating",
         device="auto",
         keep_on_device=False,
         distributed="auto",
@@ -281,6 +291,7 @@ class ALIClassifier(_EncoderFeaturesMixin, ClassifierMixin, TransformerMixin, _B
         self.dropout = dropout
         self.spectral_norm = spectral_norm
         self.reconstruction_weight = reconstruction_weight
+        self.loss = loss
         self.device = device
         self.keep_on_device = keep_on_device
         self.distributed = distributed

@@ -11,9 +11,9 @@ from sklearn.utils.validation import check_is_fitted, column_or_1d
 
 from ._base import _BaseALI, _feature_dtype, _is_number
 from ._scaling import is_dask_array
-from ._training import ConditionalNet
 from ._validation import check_label_kind, check_label_values
 from .networks import build_conditional, check_networks
+from .objectives import CONDITIONAL
 
 
 class ConditionalALI(_BaseALI):
@@ -89,6 +89,14 @@ class ConditionalALI(_BaseALI):
         Weight of the L1 cycle term ``|x - G_x(G_z(x, y), y)|``; 0 gives the
         paper's game.
 
+    loss : {"non_saturating", "hinge"}, default="non_saturating"
+        The adversarial game's loss: the ALI paper's non-saturating one, or
+        the hinge loss of SAGAN and BigBiGAN, whose discriminator is a critic
+        held to a margin (see :data:`sklearn_ali.objectives.LOSSES`). The
+        history's diagnostics follow it: ``d_real_acc`` and ``d_fake_acc``
+        for the first; ``d_real_in_margin`` and ``d_fake_in_margin``, the
+        shares of pairs inside the margin, for the hinge.
+
     device : str or torch.device, default="auto"
         ``"auto"`` trains on CUDA when available, else on the CPU.
 
@@ -134,7 +142,7 @@ class ConditionalALI(_BaseALI):
         Width of the condition vector: the number of classes, or of
         attributes.
 
-    net_ : ConditionalNet
+    net_ : ALINet
         The trained skorch net.
 
     encoder_, decoder_, discriminator_ : torch.nn.Module
@@ -212,6 +220,7 @@ class ConditionalALI(_BaseALI):
         dropout=0.2,
         spectral_norm=True,
         reconstruction_weight=10.0,
+        loss="non_saturating",
         device="auto",
         keep_on_device=False,
         distributed="auto",
@@ -236,6 +245,7 @@ class ConditionalALI(_BaseALI):
         self.dropout = dropout
         self.spectral_norm = spectral_norm
         self.reconstruction_weight = reconstruction_weight
+        self.loss = loss
         self.device = device
         self.keep_on_device = keep_on_device
         self.distributed = distributed
@@ -267,8 +277,8 @@ class ConditionalALI(_BaseALI):
         """
         return self._fit(X, y, epochs=self.max_epochs, resume=self.warm_start)
 
-    # The skorch net class that plays this estimator's game.
-    _net_class = ConditionalNet
+    # The game this estimator's networks play.
+    game = CONDITIONAL
 
     def _encode_targets(self, y, n_samples, *, reset):
         """Conditions as a float32 tensor (n, n_conditions): one-hot or attributes."""

@@ -7,7 +7,7 @@ same weights and history. Nothing here is an engine of its own: the process
 group is ``torch.distributed``'s, launched and rendezvoused by torchrun, and
 the gradient averaging is DDP's.
 
-Why a ``Game`` module: DDP prepares its gradient all-reduce in ``forward``
+Why a ``GameCall`` module: DDP prepares its gradient all-reduce in ``forward``
 and fires it from the parameters' gradient hooks, so the whole game of a
 step (both players' losses from one pass through the three networks) is one
 call of one wrapped module. ``ALINet.train_step_single`` then runs a backward
@@ -131,35 +131,36 @@ def gather_object(obj):
     return gathered
 
 
-class Game(torch.nn.Module):
-    """The networks of ``module`` playing ``objective`` on one batch, as a call.
+class GameCall(torch.nn.Module):
+    """The networks of ``module`` playing a game's losses on one batch, as a call.
 
-    ``forward(objective, x, *tensors, **kwargs)`` is
-    ``objective(encoder, decoder, discriminator, x, *tensors, **kwargs)``.
+    ``forward(losses, x, *tensors, **options)`` is
+    ``losses(encoder, decoder, discriminator, x, *tensors, **options)``
+    (``losses`` is a :class:`sklearn_ali.objectives.Game`'s).
     """
 
     def __init__(self, module):
         super().__init__()
         self.module = module
 
-    def forward(self, objective, x, *tensors, **kwargs):
-        return play(self.module, objective, x, *tensors, **kwargs)
+    def forward(self, losses, x, *tensors, **options):
+        return play(self.module, losses, x, *tensors, **options)
 
 
-def play(module, objective, x, *tensors, **kwargs):
-    """``objective`` on ``module``'s networks: what a ``Game`` call computes."""
+def play(module, losses, x, *tensors, **options):
+    """``losses`` on ``module``'s networks: what a ``GameCall`` computes."""
     networks = (module.encoder, module.decoder, module.discriminator)
-    return objective(*networks, x, *tensors, **kwargs)
+    return losses(*networks, x, *tensors, **options)
 
 
 def data_parallel_game(module, device):
-    """``Game(module)`` in DDP, whose construction gives every rank rank 0's
+    """``GameCall(module)`` in DDP, whose construction gives every rank rank 0's
     weights and buffers; by DDP's default, buffers (batch-norm statistics)
     follow rank 0's at each step.
     """
     device = torch.device(device)
     return DistributedDataParallel(
-        Game(module),
+        GameCall(module),
         device_ids=[device] if device.type == "cuda" else None,
     )
 

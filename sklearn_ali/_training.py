@@ -13,18 +13,25 @@ points (``docs/user/customization.rst``):
   authors' two simultaneously stepped Adams, and skorch's ``LRScheduler``,
   ``Checkpoint`` and ``lr``/``optimizer__*`` settings reach both players;
   ``optimizer_d__*`` settings reach the discriminator's groups only;
-- ``train_step_single`` computes each player's gradients of its own loss,
-  from ``game_losses`` (:func:`sklearn_ali.objectives.ali_losses`; a
-  subclass with another game overrides only that); skorch's ``train_step``
-  zeroes them, notifies ``on_grad_computed`` and steps the optimizer;
-- ``validation_step`` scores held-out rows by their reconstruction error,
+- ``game`` is a :class:`sklearn_ali.objectives.Game`, a value: its losses,
+  diagnostics, validation loss, batch contents and sampler. Its options are
+  the net's ``game__*`` settings (``game__loss``,
+  ``game__reconstruction_weight``), which reach the losses without the net
+  knowing them;
+- ``train_step_single`` computes each player's gradients of its own loss
+  from one play of the game; skorch's ``train_step`` zeroes them, notifies
+  ``on_grad_computed`` and steps the optimizer;
+- ``validation_step`` scores held-out rows by the game's validation loss,
   the ``valid_loss`` that ``EarlyStopping`` and ``Checkpoint`` monitor.
+
+Three skorch methods are replaced rather than extended, each for a reason
+given where it is: ``get_iterator`` (batches are read whole, or gathered on
+the device), ``fit_loop`` (data-parallel set-up around skorch's loop) and
+``run_single_epoch`` (no host synchronisation per batch on a GPU).
 """
 
 import gc
 import math
-import queue
-import threading
 import warnings
 from collections import defaultdict
 from functools import partial
@@ -43,18 +50,17 @@ from skorch.utils import to_tensor
 from torch.utils.data import BatchSampler, DataLoader, SequentialSampler
 
 from . import _distributed
-from ._scaling import read_rows, scale_batch, to_torch_rows
-from .objectives import (
-    ALI_DIAGNOSTICS,
-    SEMI_SUPERVISED_DIAGNOSTICS,
-    ali_losses,
-    conditional_losses,
-    reconstruction_error,
-    semi_supervised_losses,
+from ._batches import (
+    ReadAhead,
+    ResidentBatches,
+    RowBatches,
+    WithPrior,
+    copy_rows_to,
+    random_batches,
 )
+from ._scaling import scale_batch
+from .objectives import ALI
 
-# Per-batch quantities recorded in the history.
-BATCH_KEYS = ALI_DIAGNOSTICS
 PLAYERS = ("generators", "discriminator")
 
 
@@ -90,47 +96,13 @@ class ALIModule(torch.nn.Module):
         ]
 
 
-class RowBatches(torch.utils.data.Dataset):
-    """A dataset indexed by *lists* of rows, so that a batch is one read.
-
-    Per-sample ``__getitem__`` plus collation costs more than a small network's
-    forward pass on the CPU; reading whole batches keeps skorch's loop as fast
-    as a hand-written one.
-
-    ``X`` is a tensor, a numpy array (a memmap too) or an array-like read in
-    chunks (h5py, zarr, dask; see ``sklearn_ali._scaling.read_rows``); rows
-    come out as tensors in X's own dtype, integer pixels as integers, shaped
-    ``(len(idx), *shape)``, and the net scales them where they land. ``X``
-    and ``y`` (None: no targets) are what skorch's ``data_from_dataset``
-    reads, e.g. for ``EpochScoring``.
-    """
-
-    def __init__(self, X, y=None, *, shape=None):
-        self.X = X
-        self.y = y
-        self.shape = shape
-
-    def __len__(self):
-        return self.X.shape[0]
-
-    def __getitem__(self, idx):
-        if torch.is_tensor(self.X):
-            x = self.X[idx]
-        else:
-            x = to_torch_rows(read_rows(self.X, np.asarray(idx)))
-        if self.shape is not None:
-            x = x.reshape(len(x), *self.shape)
-        # (X, y) batches, as skorch's callbacks unpack them.
-        return x, None if self.y is None else self.y[idx]
-
-
 class _EpochMeans(Callback):
     """Records each epoch's batch-size-weighted mean of every batch quantity."""
 
     def on_epoch_end(self, net, **kwargs):
         batches = [b for b in net.history[-1, "batches"] if "train_batch_size" in b]
         sizes = [b["train_batch_size"] for b in batches]
-        for key in getattr(net, "batch_keys", BATCH_KEYS):
+        for key in net.batch_keys:
             if batches and key in batches[0]:
                 total = sum(b[key] * n for b, n in zip(batches, sizes))
                 net.history.record(key, total / sum(sizes))
@@ -274,146 +246,6 @@ class FitProgressBar(Callback):
         return state
 
 
-class _RandomBatches(torch.utils.data.Sampler):
-    """Random batches of ``batch_size`` rows, each row once an epoch (drop_last).
-
-    The order is ``RandomSampler``'s + ``BatchSampler(drop_last=True)``'s:
-    a permutation from a generator seeded by ``generator`` (torch's global
-    RNG when None). With ``shard=(rank, world)``, a batch is rank's equal
-    share, ``batch_size // world`` rows, of the batch all ranks draw alike.
-    """
-
-    def __init__(self, n_samples, batch_size, generator=None, shard=(0, 1)):
-        self.n_samples = n_samples
-        self.batch_size = batch_size
-        self.generator = generator
-        self.shard = shard
-
-    def __len__(self):
-        return self.n_samples // self.batch_size
-
-    def __iter__(self):
-        rng = _permutation_rng(self.generator)
-        order = torch.randperm(self.n_samples, generator=rng).tolist()
-        rank, world = self.shard
-        share = self.batch_size // world
-        for start in range(0, len(self) * self.batch_size, self.batch_size):
-            yield order[start + rank * share : start + (rank + 1) * share]
-
-
-class _ResidentBatches:
-    """Batches gathered on the device from data resident there.
-
-    The epoch's index lists come from ``sampler`` and go to the device in
-    one copy (from pinned memory, not waiting for the device), so that each
-    step launches a gather and no host-to-device copy.
-    """
-
-    def __init__(self, x, y, rows, sampler):
-        self.x, self.y, self.rows, self.sampler = x, y, rows, sampler
-
-    def __len__(self):
-        return len(self.sampler)
-
-    def __iter__(self):
-        # The draw a DataLoader's iterator makes for its workers' seeds: the
-        # random stream, and so the model, stay as when reading on the host.
-        torch.empty((), dtype=torch.int64).random_()
-        batches = list(self.sampler)
-        flat = torch.tensor([i for batch in batches for i in batch], dtype=torch.int64)
-        if self.x.is_cuda:
-            flat = flat.pin_memory()
-        flat = flat.to(self.x.device, non_blocking=True)
-        if self.rows is not None:
-            flat = self.rows[flat]
-        for idx in flat.split([len(batch) for batch in batches]):
-            yield self.x[idx], None if self.y is None else self.y[idx]
-
-
-def _copy_rows_to(X, device, chunk=4096):
-    """All of X (tensor, numpy array or lazy array-like) on ``device``, raw.
-
-    Copied in chunks of rows, so that the host holds one chunk at a time.
-    """
-    if torch.is_tensor(X):
-        return X.to(device)
-    n, out = X.shape[0], None
-    for start in range(0, n, chunk):
-        rows = to_torch_rows(read_rows(X, slice(start, start + chunk)))
-        if out is None:
-            out = torch.empty((n, *rows.shape[1:]), dtype=rows.dtype, device=device)
-        out[start : start + len(rows)] = rows
-    return out
-
-
-class _ReadAhead:
-    """Batches ``dataset[idx]`` read ``depth`` ahead, pinned, in a thread.
-
-    For a GPU: reading rows and pinning them for the next batches overlap
-    the device's work on this one (numpy, h5py and zarr reads and torch's
-    copies release the GIL). The epoch's order is drawn from ``sampler``
-    in the calling thread.
-    """
-
-    def __init__(self, dataset, sampler, depth=2, pin=True):
-        self.dataset = dataset
-        self.sampler = sampler
-        self.depth = depth
-        self.pin = pin
-
-    def __len__(self):
-        return len(self.sampler)
-
-    def __iter__(self):
-        batches = list(self.sampler)
-        slots = queue.Queue(maxsize=self.depth)
-        stop = threading.Event()
-
-        def put(item):
-            while not stop.is_set():
-                try:
-                    slots.put(item, timeout=0.05)
-                    return True
-                except queue.Full:
-                    continue
-            return False
-
-        def read():
-            try:
-                for idx in batches:
-                    batch = self.dataset[idx]
-                    if self.pin:
-                        batch = tuple(
-                            t.pin_memory() if torch.is_tensor(t) else t for t in batch
-                        )
-                    if not put((batch, None)):
-                        return
-                put((None, None))
-            except BaseException as exc:  # raised in the consumer
-                put((None, exc))
-
-        reader = threading.Thread(target=read, daemon=True)
-        reader.start()
-        try:
-            while True:
-                batch, error = slots.get()
-                if error is not None:
-                    raise error
-                if batch is None:
-                    return
-                yield batch
-        finally:
-            stop.set()
-            reader.join()
-
-
-def _permutation_rng(generator):
-    """A generator seeded from ``generator`` (None: the global RNG), as
-    ``RandomSampler`` seeds its own."""
-    seed = int(torch.empty((), dtype=torch.int64).random_(generator=generator))
-    return torch.Generator().manual_seed(seed)
-
-
 def _discriminator_setter(net, param, value):
     """``optimizer_d__<key>=value`` sets ``key`` in D's parameter groups."""
     key = param[len("optimizer_d__") :]
@@ -429,11 +261,13 @@ class ALINet(NeuralNet):
     ----------
     module : ALIModule
         The three networks (see ``sklearn_ali.networks``).
+    game : sklearn_ali.objectives.Game, default=objectives.ALI
+        The game the networks play. Its options are set as ``game__<option>``
+        (e.g. ``game__loss="hinge"``, ``game__reconstruction_weight=10.0``:
+        the weight of the L1 cycle term ``|x - G_x(G_z(x))|`` of ALICE; 0,
+        the default, gives the paper's pure adversarial ALI).
     n_components : int
         Latent size; the prior is N(0, I) in that many dimensions.
-    reconstruction_weight : float
-        Weight of the L1 cycle term ``|x - G_x(G_z(x))|`` (ALICE) in the
-        encoder/decoder loss; 0 gives the paper's pure adversarial ALI.
     use_amp : bool
         bf16 autocast on CUDA.
     channels_last : bool
@@ -462,18 +296,18 @@ class ALINet(NeuralNet):
         ``batch_size``, ``callbacks``, ``device``, ``train_split``,
         ``optimizer__*``, ...) and ``optimizer_d__*``: optimizer settings for
         the discriminator's parameter groups only (e.g. ``optimizer_d__lr``).
+        ``iterator_train__*`` and ``iterator_valid__*`` are refused: batches
+        are drawn by the game's sampler and read whole (see ``get_iterator``).
     """
 
-    prefixes_ = [*NeuralNet.prefixes_, "optimizer_d"]
-    # The diagnostics train_step_single returns, in order.
-    batch_keys = BATCH_KEYS
+    prefixes_ = [*NeuralNet.prefixes_, "optimizer_d", "game"]
 
     def __init__(
         self,
         module,
         *,
         n_components,
-        reconstruction_weight=0.0,
+        game=ALI,
         use_amp=False,
         channels_last=False,
         scaling=None,
@@ -483,10 +317,11 @@ class ALINet(NeuralNet):
     ):
         kwargs.setdefault("optimizer", torch.optim.Adam)
         kwargs.setdefault("train_split", None)
+        # skorch requires a criterion; the game computes its own losses.
         kwargs.setdefault("criterion", torch.nn.BCEWithLogitsLoss)
         super().__init__(module, **kwargs)
         self.n_components = n_components
-        self.reconstruction_weight = reconstruction_weight
+        self.game = game
         self.use_amp = use_amp
         self.channels_last = channels_last
         self.scaling = scaling
@@ -501,6 +336,18 @@ class ALINet(NeuralNet):
             "module",
             "callbacks",
         ]
+
+    # -- the game ---------------------------------------------------------
+
+    @property
+    def game_options(self):
+        """The game's options: its defaults, overridden by ``game__*``."""
+        return self.game.resolve_options(**self.get_params_for("game"))
+
+    @property
+    def batch_keys(self):
+        """Names of the per-batch diagnostics the game records, in order."""
+        return self.game.diagnostic_names(**self.get_params_for("game"))
 
     # -- the trained networks ---------------------------------------------
 
@@ -558,13 +405,43 @@ class ALINet(NeuralNet):
         return self
 
     def _initialize_optimizer(self, reason=None):
-        # skorch registers the optimizer__* setters; optimizer_d__* is ours.
+        # skorch registers the optimizer__* setters here; optimizer_d__* is
+        # ours. skorch has no public hook for virtual parameters, so this
+        # relies on _register_virtual_param (tests/test_skorch_integration.py
+        # fails if it changes).
         super()._initialize_optimizer(reason)
         self._register_virtual_param("optimizer_d__*", _discriminator_setter)
         return self
 
+    def initialize_virtual_params(self):
+        super().initialize_virtual_params()
+        # game__* options are read where the game is played: set on an
+        # initialised net, they are stored, and nothing is re-initialised
+        # (skorch would otherwise look for a module or criterion "game").
+        self._register_virtual_param("game__*")
+        return self
+
     def get_iterator(self, dataset, training=False):
-        return self._batches(dataset, self._batch_sampler(dataset, training))
+        # Replaced, not extended: skorch's builds a DataLoader per epoch that
+        # collates rows one by one; here an epoch's batches come from the
+        # game's sampler and are read whole (see _batches). The
+        # iterator_train__*/iterator_valid__* settings that skorch's version
+        # would pass to the DataLoader are refused, not silently dropped.
+        ignored = sorted(
+            key
+            for key in vars(self)
+            if key.startswith(("iterator_train__", "iterator_valid__"))
+        )
+        if ignored:
+            raise ValueError(
+                f"ALINet draws and reads its batches itself, so {ignored} would "
+                "have no effect: batch_size sets the batch size, and the order "
+                "of training batches is the game's (seeded by random_state)."
+            )
+        sampler = self._batch_sampler(dataset, training)
+        batches = self._batches(dataset, sampler)
+        n_prior = getattr(sampler, "n_prior", None)
+        return batches if n_prior is None else WithPrior(batches, n_prior)
 
     def _batch_sampler(self, dataset, training):
         """Index lists of the batches of an epoch.
@@ -575,9 +452,8 @@ class ALINet(NeuralNet):
         """
         batch_size = min(self.batch_size, len(dataset))
         if training:
-            return _RandomBatches(
-                len(dataset), batch_size, self._batch_generator, self._shard
-            )
+            make = self.game.sampler or random_batches
+            return make(dataset, batch_size, self._batch_generator, self._shard)
         return BatchSampler(SequentialSampler(dataset), batch_size, False)
 
     def _batches(self, dataset, sampler):
@@ -589,9 +465,9 @@ class ALINet(NeuralNet):
         """
         resident = self._resident_data(dataset)
         if resident is not None:
-            return _ResidentBatches(*resident, sampler)
+            return ResidentBatches(*resident, sampler)
         if str(self.device).startswith("cuda"):
-            return _ReadAhead(dataset, sampler)
+            return ReadAhead(dataset, sampler)
         return DataLoader(dataset, sampler=sampler, batch_size=None)
 
     def _resident_data(self, dataset):
@@ -608,7 +484,7 @@ class ALINet(NeuralNet):
             return None
         cached = vars(self).get("_resident")
         if cached is None or cached[0] is not base:
-            x = _copy_rows_to(base.X, self.device)
+            x = copy_rows_to(base.X, self.device)
             if base.shape is not None:
                 x = x.reshape(len(x), *base.shape)
             y = None if base.y is None else base.y.to(self.device)
@@ -661,42 +537,39 @@ class ALINet(NeuralNet):
         x = self._scale(to_tensor(x, device=self.device))
         return super().infer(x, **fit_params)
 
-    def _prepare_targets(self, batch):
-        # Targets of the subclasses' games: class indices or conditions.
-        return batch[1].to(self.device, non_blocking=True)
-
     def _autocast(self, x):
         return torch.autocast(
             "cuda", torch.bfloat16, enabled=self.use_amp and x.is_cuda
         )
 
-    def game_losses(self, batch):
-        """``(d_loss, g_loss, diagnostics)`` of one batch: the game played.
+    def _unpack(self, batch):
+        """``(x, targets, n_prior)`` of a batch, on the device and scaled.
 
-        The one step a subclass with another objective overrides.
+        ``targets`` is ``(y,)`` for a game whose batches carry targets, else
+        ``()``; the game pairs the first ``n_prior`` rows with prior draws
+        (all of them, unless the sampler says otherwise).
         """
         x = self._prepare(batch)
-        z_prior = torch.randn(len(x), self.n_components, device=x.device)
-        return self.play(ali_losses, x, z_prior)
+        targets = ()
+        if self.game.targets:
+            targets = (batch[1].to(self.device, non_blocking=True),)
+        n_prior = min(batch[2], len(x)) if len(batch) > 2 else len(x)
+        return x, targets, n_prior
 
-    def play(self, objective, x, *batch_tensors):
-        """``objective(encoder, decoder, discriminator, x, *batch_tensors, ...)``.
+    def play(self, batch):
+        """``(d_loss, g_loss, diagnostics)`` of one batch: the game played.
 
-        Calls one of :mod:`sklearn_ali.objectives` (or a function with their
-        signature) on this net's networks, criterion and cycle weight, under
-        bf16 autocast on CUDA when ``use_amp``.
+        The game's losses on this net's networks, with prior draws for the
+        batch and the game's options, under bf16 autocast on CUDA when
+        ``use_amp``.
         """
+        x, targets, n_prior = self._unpack(batch)
+        z_prior = torch.randn(n_prior, self.n_components, device=x.device)
         # Data-parallel, through DDP's wrapper, which prepares the gradients'
         # all-reduce; otherwise straight on the networks.
-        game = self._ddp or partial(_distributed.play, self.module_)
+        call = self._ddp or partial(_distributed.play, self.module_)
         with self._autocast(x):
-            return game(
-                objective,
-                x,
-                *batch_tensors,
-                criterion=self.criterion_,
-                reconstruction_weight=self.reconstruction_weight,
-            )
+            return call(self.game.losses, x, *targets, z_prior, **self.game_options)
 
     def train_step_single(self, batch, **fit_params):
         """Each player's gradient of its own loss, from one forward pass.
@@ -705,7 +578,7 @@ class ALINet(NeuralNet):
         notifies ``on_grad_computed`` and steps the optimizer.
         """
         self._set_training(True)
-        d_loss, g_loss, diagnostics = self.game_losses(batch)
+        d_loss, g_loss, diagnostics = self.play(batch)
         # inputs= confines each loss's gradient to its own player.
         d_params, g_params = self._player_params()
         d_loss.backward(inputs=d_params, retain_graph=True)
@@ -724,18 +597,12 @@ class ALINet(NeuralNet):
         return players["discriminator"], players["generators"]
 
     def validation_step(self, batch, **fit_params):
-        """Reconstruction error of held-out rows through mu: the valid_loss.
-
-        It measures how much of x the latent mean carries, which is what the
-        features are for (see the user guide for its relation to feature
-        quality); the adversarial losses say who is winning, not how well.
-        """
+        """The game's validation loss on held-out rows: the valid_loss."""
         self._set_training(False)
-        x = self._prepare(batch)
+        x, targets, _ = self._unpack(batch)
         with torch.no_grad(), self._autocast(x):
-            mu = self.module_.encoder.mean(x)
-            loss = reconstruction_error(self.module_.decoder(mu), x)
-        return {"loss": loss, "y_pred": mu.float()}
+            loss, y_pred = self.game.validation_loss(self.module_, x, *targets)
+        return {"loss": loss, "y_pred": y_pred}
 
     # -- the loop ----------------------------------------------------------
 
@@ -890,167 +757,3 @@ class ALINet(NeuralNet):
             return super().__getstate__()
         finally:
             optimizer.state = kept
-
-
-# -- semi-supervised training (ALIClassifier) --------------------------------
-
-
-def _targets_of(dataset):
-    """The (n,) target tensor of a RowBatches or a Subset of one."""
-    if isinstance(dataset, torch.utils.data.Subset):
-        return _targets_of(dataset.dataset)[torch.as_tensor(dataset.indices)]
-    return dataset.y
-
-
-class LabelledHoldOut:
-    """skorch ``train_split``: hold out a fraction of the *labelled* rows.
-
-    Unlabelled rows all stay in training, where they are the whole point of
-    a semi-supervised fit; ``ceil(fraction * n_labelled)`` labelled rows,
-    drawn with ``random_state``, form the validation set.
-    """
-
-    def __init__(self, fraction, random_state=None):
-        self.fraction = fraction
-        self.random_state = random_state
-
-    def __call__(self, dataset, y=None, **fit_params):
-        targets = _targets_of(dataset)
-        labelled = torch.nonzero(targets >= 0).flatten().numpy()
-        n_valid = math.ceil(self.fraction * len(labelled))
-        if n_valid == 0 or n_valid == len(labelled):
-            raise ValueError(
-                f"validation_fraction={self.fraction} of {len(labelled)} "
-                "labelled rows leaves "
-                + ("no row to validate on" if n_valid == 0 else "none for training")
-                + "."
-            )
-        rng = np.random.RandomState(self.random_state)
-        valid = np.sort(rng.choice(labelled, n_valid, replace=False))
-        train = np.setdiff1d(np.arange(len(targets)), valid)
-        return (
-            torch.utils.data.Subset(dataset, train.tolist()),
-            torch.utils.data.Subset(dataset, valid.tolist()),
-        )
-
-
-class _LabelledBatchSampler(torch.utils.data.Sampler):
-    """Random pool batches, each followed by ``n_extra`` labelled rows.
-
-    Pool batches are as :class:`_RandomBatches` makes them. The extra rows
-    run through random permutations of the labelled rows one after another,
-    so each is seen equally often. With ``shard=(rank, world)``, rank gets
-    its equal share of the pool rows and of the extra rows.
-    """
-
-    def __init__(
-        self, n_samples, labelled, batch_size, n_extra, generator=None, shard=(0, 1)
-    ):
-        self.n_samples = n_samples
-        self.labelled = labelled
-        self.batch_size = batch_size
-        self.n_extra = n_extra
-        self.generator = generator
-        self.shard = shard
-
-    def __len__(self):
-        return self.n_samples // self.batch_size
-
-    def __iter__(self):
-        order = torch.randperm(self.n_samples, generator=self.generator).tolist()
-        rank, world = self.shard
-        pool, extras = self.batch_size // world, self.n_extra // world
-        stream = []
-        for start in range(0, len(self) * self.batch_size, self.batch_size):
-            while len(stream) < self.n_extra:
-                perm = torch.randperm(len(self.labelled), generator=self.generator)
-                stream += self.labelled[perm].tolist()
-            extra, stream = stream[: self.n_extra], stream[self.n_extra :]
-            yield (
-                order[start + rank * pool : start + (rank + 1) * pool]
-                + extra[rank * extras : (rank + 1) * extras]
-            )
-
-
-class SemiSupervisedNet(ALINet):
-    """skorch net training ALI with labels in D (``ALIClassifier``).
-
-    The dataset's targets are class indices, -1 for unlabelled rows. When
-    fewer than half the training rows are labelled, each training batch of
-    ``batch_size`` pool rows is followed by ``batch_size // 2`` labelled
-    rows, drawn in turn from random permutations of the labelled rows, that
-    enter only the class loss (as Salimans et al. draw a labelled batch per
-    step): with 100 labels among thousands of rows, most pool batches would
-    otherwise hold a handful of labelled rows or none.
-
-    The objective is :func:`sklearn_ali.objectives.semi_supervised_losses`;
-    ``valid_loss`` is the cross-entropy of the K real-class logits
-    D(x, mu(x)) of held-out labelled rows (see :class:`LabelledHoldOut`).
-    """
-
-    batch_keys = SEMI_SUPERVISED_DIAGNOSTICS
-
-    def _batch_sampler(self, dataset, training):
-        if not training:
-            return super()._batch_sampler(dataset, training)
-        targets = _targets_of(dataset)
-        labelled = torch.nonzero(targets >= 0).flatten()
-        batch_size = min(self.batch_size, len(dataset))
-        n_extra = batch_size // 2 if 2 * len(labelled) < len(dataset) else 0
-        if len(labelled) == 0:
-            n_extra = 0  # a warm-start epoch on unlabelled rows only
-        # The objective tells pool rows from extras by this count.
-        self.pool_batch_size_ = batch_size // self._shard[1]
-        return _LabelledBatchSampler(
-            len(dataset),
-            labelled,
-            batch_size,
-            n_extra,
-            generator=self._batch_generator,
-            shard=self._shard,
-        )
-
-    def game_losses(self, batch):
-        x, y = self._prepare(batch), self._prepare_targets(batch)
-        # Pool rows come first; a batch not made by get_iterator is all pool.
-        n_pool = min(getattr(self, "pool_batch_size_", len(x)), len(x))
-        z_prior = torch.randn(n_pool, self.n_components, device=x.device)
-        return self.play(semi_supervised_losses, x, y, z_prior)
-
-    def validation_step(self, batch, **fit_params):
-        """Cross-entropy of held-out labelled rows: the valid_loss."""
-        self._set_training(False)
-        x, y = self._prepare(batch), self._prepare_targets(batch)
-        with torch.no_grad(), self._autocast(x):
-            logits = class_logits(self.module_, x).float()  # (n, K)
-            loss = torch.nn.functional.cross_entropy(logits, y)
-        return {"loss": loss, "y_pred": logits}
-
-
-def class_logits(module, x):
-    """The K real-class logits of D(x, mu(x)), shape (n, K)."""
-    return module.discriminator(x, module.encoder.mean(x))[:, :-1]
-
-
-class ConditionalNet(ALINet):
-    """skorch net training conditional ALI (``ConditionalALI``).
-
-    The dataset's targets are the condition vectors (one-hot classes or
-    attributes), shape (n, n_conditions). The objective is
-    :func:`sklearn_ali.objectives.conditional_losses`; ``valid_loss`` is the
-    reconstruction error of held-out rows, x against G_x(mu(x, y), y).
-    """
-
-    def game_losses(self, batch):
-        x, y = self._prepare(batch), self._prepare_targets(batch)
-        z_prior = torch.randn(len(x), self.n_components, device=x.device)
-        return self.play(conditional_losses, x, y, z_prior)
-
-    def validation_step(self, batch, **fit_params):
-        """Reconstruction error of held-out rows given their conditions."""
-        self._set_training(False)
-        x, y = self._prepare(batch), self._prepare_targets(batch)
-        with torch.no_grad(), self._autocast(x):
-            mu = self.module_.encoder.mean(x, y)
-            loss = reconstruction_error(self.module_.decoder(mu, y), x)
-        return {"loss": loss, "y_pred": mu.float()}

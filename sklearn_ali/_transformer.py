@@ -110,6 +110,14 @@ class ALITransformer(_EncoderFeaturesMixin, TransformerMixin, _BaseALI):
         latent means were worse features than raw pixels on MNIST-5k, with 10
         they beat them. 0 gives the paper's pure ALI.
 
+    loss : {"non_saturating", "hinge"}, default="non_saturating"
+        The adversarial game's loss: the ALI paper's non-saturating one, or
+        the hinge loss of SAGAN and BigBiGAN, whose discriminator is a critic
+        held to a margin (see :data:`sklearn_ali.objectives.LOSSES`). The
+        history's diagnostics follow it: ``d_real_acc`` and ``d_fake_acc``
+        for the first; ``d_real_in_margin`` and ``d_fake_in_margin``, the
+        shares of pairs inside the margin, for the hinge.
+
     device : str or torch.device, default="auto"
         ``"auto"`` trains on CUDA when available, else on the CPU.
 
@@ -249,6 +257,7 @@ class ALITransformer(_EncoderFeaturesMixin, TransformerMixin, _BaseALI):
         dropout=0.2,
         spectral_norm=True,
         reconstruction_weight=10.0,
+        loss="non_saturating",
         device="auto",
         keep_on_device=False,
         distributed="auto",
@@ -274,6 +283,7 @@ class ALITransformer(_EncoderFeaturesMixin, TransformerMixin, _BaseALI):
         self.dropout = dropout
         self.spectral_norm = spectral_norm
         self.reconstruction_weight = reconstruction_weight
+        self.loss = loss
         self.device = device
         self.keep_on_device = keep_on_device
         self.distributed = distributed

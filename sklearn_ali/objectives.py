@@ -1,48 +1,242 @@
 """The games the estimators play: what a reader opens to see the maths.
 
-Each function maps one batch to both players' losses and the diagnostics
-recorded in the history; the training net (:class:`sklearn_ali.ALINet`)
-computes their gradients and steps the optimizer. ``ALINet.game_losses``
-calls one of them; a variant of a game is a subclass of ALINet whose
-``game_losses`` returns ``(d_loss, g_loss, diagnostics)`` of its own, built
-from these functions or beside them.
+A game is a value, a :class:`Game`: its losses on one batch, the names of
+the diagnostics it records, its validation loss, whether its batches carry
+targets, how its training batches are drawn, and its options. The training
+net (:class:`sklearn_ali.ALINet`) takes a game as a parameter, plays it on
+its networks and steps the optimizer; the estimators name theirs
+(:data:`ALI`, :data:`SEMI_SUPERVISED`, :data:`CONDITIONAL`).
+
+The adversarial part of every game is an :class:`AdversarialLoss`, chosen by
+the ``loss`` option (the estimators' ``loss`` parameter): the
+non-saturating game of the ALI paper, or the hinge game of SAGAN and
+BigBiGAN (:data:`LOSSES`).
 """
 
-__all__ = [
-    "ALI_DIAGNOSTICS",
-    "SEMI_SUPERVISED_DIAGNOSTICS",
-    "ali_diagnostics",
-    "ali_losses",
-    "conditional_losses",
-    "reconstruction_error",
-    "semi_supervised_losses",
-]
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from types import MappingProxyType
 
 import torch
 import torch.nn.functional as F
 
-# Diagnostics of one ALI batch, in the order ``ali_losses`` stacks them.
-ALI_DIAGNOSTICS = ("d_loss", "g_loss", "d_real_acc", "d_fake_acc", "recon_loss")
-# ... and of a semi-supervised batch: ALI's, then the labelled rows' loss.
-SEMI_SUPERVISED_DIAGNOSTICS = (*ALI_DIAGNOSTICS, "class_loss")
+from ._batches import labelled_batches
+
+__all__ = [
+    "ALI",
+    "CONDITIONAL",
+    "HINGE",
+    "LOSSES",
+    "LOSS_DIAGNOSTICS",
+    "NON_SATURATING",
+    "SEMI_SUPERVISED",
+    "AdversarialLoss",
+    "Game",
+    "ali_losses",
+    "ali_validation_loss",
+    "class_logits",
+    "conditional_losses",
+    "conditional_validation_loss",
+    "reconstruction_error",
+    "semi_supervised_losses",
+    "semi_supervised_validation_loss",
+]
+
+
+@dataclass(frozen=True)
+class AdversarialLoss:
+    """The adversarial part of a game, on the discriminator's scores.
+
+    ``d_q`` scores encoder pairs (x, G_z(x)), the "real" side, and ``d_p``
+    decoder pairs (G_x(z), z); both have shape (n,).
+
+    Attributes
+    ----------
+    name : str
+        The value of the estimators' ``loss`` parameter that selects it.
+    discriminator, generators : callable
+        ``(d_q, d_p) -> scalar``: what D, and the encoder and decoder,
+        minimise.
+    diagnostics : tuple of str
+        Names of what ``measure`` returns, as the history records them: shares
+        of pairs in [0, 1].
+    measure : callable
+        ``(d_q, d_p) -> Tensor of shape (len(diagnostics),)``, detached.
+    labels : tuple of str
+        What each diagnostic is, for plots.
+    axis_label : str
+        What the diagnostics have in common, for a plot's axis.
+    balance : float or None
+        The diagnostics' value in a game neither player wins (0.5 for
+        accuracies: D can no longer tell the joints apart), or None.
+    """
+
+    name: str
+    discriminator: Callable
+    generators: Callable
+    diagnostics: tuple
+    measure: Callable
+    labels: tuple
+    axis_label: str
+    balance: float | None = None
+
+
+def _bce(logits, target):
+    return F.binary_cross_entropy_with_logits(logits, torch.full_like(logits, target))
+
+
+# softplus(-d_q) + softplus(d_p) for D, the labels swapped for the generators:
+# the minimax game's fixed points, with strong gradients where D saturates.
+NON_SATURATING = AdversarialLoss(
+    name="non_saturating",
+    discriminator=lambda d_q, d_p: _bce(d_q, 1.0) + _bce(d_p, 0.0),
+    generators=lambda d_q, d_p: _bce(d_q, 0.0) + _bce(d_p, 1.0),
+    # Scores are log-odds, so their sign is D's verdict.
+    diagnostics=("d_real_acc", "d_fake_acc"),
+    measure=lambda d_q, d_p: torch.stack(
+        [(d_q > 0).float().mean(), (d_p < 0).float().mean()]
+    ),
+    labels=(
+        "D accuracy on encoder pairs (x, E(x))",
+        "D accuracy on decoder pairs (G(z), z)",
+    ),
+    axis_label="discriminator accuracy",
+    balance=0.5,
+)
+
+# The hinge game (Lim & Ye 2017; SAGAN, BigBiGAN): D is a critic pushing
+# encoder pairs above +1 and decoder pairs below -1; the generators lower the
+# gap between the two sides' mean scores.
+HINGE = AdversarialLoss(
+    name="hinge",
+    discriminator=lambda d_q, d_p: F.relu(1 - d_q).mean() + F.relu(1 + d_p).mean(),
+    generators=lambda d_q, d_p: d_q.mean() - d_p.mean(),
+    # Unbounded scores have no accuracy; what D still learns from is the
+    # pairs inside its margin (the others give it no gradient). The gap of
+    # the mean scores is the adversarial part of g_loss.
+    diagnostics=("d_real_in_margin", "d_fake_in_margin"),
+    measure=lambda d_q, d_p: torch.stack(
+        [(d_q < 1).float().mean(), (d_p > -1).float().mean()]
+    ),
+    labels=(
+        "encoder pairs inside D's margin (score < 1)",
+        "decoder pairs inside D's margin (score > -1)",
+    ),
+    axis_label="share of pairs inside the margin",
+)
+
+LOSSES = MappingProxyType({loss.name: loss for loss in (NON_SATURATING, HINGE)})
+
+#: The losses every game records, by name, and what they are (for plots).
+LOSS_DIAGNOSTICS = MappingProxyType(
+    {
+        "d_loss": "discriminator loss",
+        "g_loss": "generator loss",
+        "recon_loss": "reconstruction loss",
+    }
+)
+
+
+def _adversarial_loss(name):
+    try:
+        return LOSSES[name]
+    except (KeyError, TypeError):
+        raise ValueError(
+            f"loss must be one of {sorted(LOSSES)}; got {name!r}."
+        ) from None
+
+
+@dataclass(frozen=True)
+class Game:
+    """One game: everything the training net needs to play it.
+
+    Attributes
+    ----------
+    name : str
+        A short name, for messages.
+    losses : callable
+        ``losses(encoder, decoder, discriminator, x, *targets, z_prior,
+        **options) -> (d_loss, g_loss, diagnostics)``: both players' scalar
+        losses on one batch and the detached diagnostics, in the order
+        ``diagnostic_names(**options)`` gives.
+    validation_loss : callable
+        ``validation_loss(module, x, *targets) -> (loss, y_pred)`` on
+        held-out rows, under ``torch.no_grad``: the ``valid_loss``.
+    targets : bool
+        Whether batches carry targets (class indices or conditions), passed
+        after ``x``.
+    extra_diagnostics : tuple of str
+        Names of the diagnostics after ALI's (the adversarial loss's, then
+        ``recon_loss``).
+    sampler : callable or None
+        ``sampler(dataset, batch_size, generator, shard)`` -> the training
+        epoch's index lists; None: random batches of ``batch_size`` rows.
+        A sampler with an ``n_prior`` attribute makes the first ``n_prior``
+        rows of each batch the ones the game pairs with prior draws.
+    options : mapping
+        The options ``losses`` takes and their defaults; the net passes its
+        ``game__<option>`` settings over them.
+    """
+
+    name: str
+    losses: Callable
+    validation_loss: Callable
+    targets: bool = False
+    extra_diagnostics: tuple = ()
+    sampler: Callable | None = None
+    # A dict, which pickles (a fitted model's net holds its game).
+    options: dict = field(
+        default_factory=lambda: {"loss": "non_saturating", "reconstruction_weight": 0.0}
+    )
+
+    def resolve_options(self, **options):
+        """This game's options: the defaults, overridden by ``options``."""
+        unknown = options.keys() - self.options.keys()
+        if unknown:
+            raise ValueError(
+                f"The {self.name} game has no options {sorted(unknown)}; it takes "
+                f"{sorted(self.options)}."
+            )
+        resolved = {**self.options, **options}
+        _adversarial_loss(resolved["loss"])
+        return resolved
+
+    def diagnostic_names(self, **options):
+        """Names of the per-batch diagnostics ``losses`` returns, in order."""
+        loss = _adversarial_loss(self.resolve_options(**options)["loss"])
+        return (
+            "d_loss",
+            "g_loss",
+            *loss.diagnostics,
+            "recon_loss",
+            *self.extra_diagnostics,
+        )
 
 
 def ali_losses(
-    encoder, decoder, discriminator, x, z_prior, *, criterion, reconstruction_weight
+    encoder,
+    decoder,
+    discriminator,
+    x,
+    z_prior,
+    *,
+    loss="non_saturating",
+    reconstruction_weight=0.0,
 ):
     """ALI's adversarial game on one batch, with the optional ALICE cycle term.
 
     The discriminator scores pairs from the encoder joint q(x, z) = q(x)q(z|x)
     and the decoder joint p(x, z) = p(z)p(x|z). With logits d_q = D(x, G_z(x))
-    and d_p = D(G_x(z), z), non-saturating losses (same fixed points as the
-    minimax game, stronger gradients when D saturates):
+    and d_p = D(G_x(z), z), and the default non-saturating losses (same fixed
+    points as the minimax game, stronger gradients when D saturates):
 
     - D minimises softplus(-d_q) + softplus(d_p);
     - encoder and decoder minimise softplus(d_q) + softplus(-d_p)
       + reconstruction_weight * ``mean |x - G_x(G_z(x))|``.
 
-    Real and generated pairs go through D as one batch. ``criterion`` is
-    binary cross-entropy on logits, so ``criterion(d, 1)`` is softplus(-d).
+    With ``loss="hinge"``, D minimises relu(1 - d_q) + relu(1 + d_p) and the
+    generators d_q - d_p (batch means), plus the same cycle term. Real and
+    generated pairs go through D as one batch.
 
     Parameters
     ----------
@@ -52,8 +246,8 @@ def ali_losses(
         A batch of scaled data.
     z_prior : Tensor of shape (n, n_components)
         Draws from the prior N(0, I).
-    criterion : callable
-        ``criterion(logits, targets)``, BCE with logits (skorch's ``criterion_``).
+    loss : {"non_saturating", "hinge"}
+        The adversarial loss (see :data:`LOSSES`).
     reconstruction_weight : float
         Weight of the cycle term; 0 gives the paper's pure ALI.
 
@@ -61,22 +255,22 @@ def ali_losses(
     -------
     d_loss, g_loss : Tensor
         Scalar losses of the discriminator and of encoder + decoder.
-    diagnostics : Tensor of shape (5,)
-        Detached ``ALI_DIAGNOSTICS``.
+    diagnostics : Tensor
+        Detached, named by ``ALI.diagnostic_names(loss=loss)``.
     """
     n = len(x)
     z_q, _ = encoder.sample(x)  # (n, k)
     x_p = decoder(z_prior)  # (n, ...)
     logits = discriminator(torch.cat([x, x_p]), torch.cat([z_q, z_prior]))  # (2n,)
     d_q, d_p = logits.float().split([n, n])
-    ones, zeros = torch.ones_like(d_q), torch.zeros_like(d_q)
-    d_loss = criterion(d_q, ones) + criterion(d_p, zeros)
-    g_loss = criterion(d_q, zeros) + criterion(d_p, ones)
+    adversarial = _adversarial_loss(loss)
+    d_loss = adversarial.discriminator(d_q, d_p)
+    g_loss = adversarial.generators(d_q, d_p)
     recon = torch.zeros((), device=x.device)
     if reconstruction_weight > 0:
         recon = reconstruction_error(decoder(z_q), x)
         g_loss = g_loss + reconstruction_weight * recon
-    diagnostics = ali_diagnostics(d_loss, g_loss, d_q, d_p, recon)
+    diagnostics = _diagnostics(adversarial, d_loss, g_loss, d_q, d_p, recon)
     return d_loss, g_loss, diagnostics
 
 
@@ -88,8 +282,8 @@ def semi_supervised_losses(
     y,
     z_prior,
     *,
-    criterion,
-    reconstruction_weight,
+    loss="non_saturating",
+    reconstruction_weight=0.0,
 ):
     """ALI with labels in D: the K+1-class game (Salimans et al. 2016).
 
@@ -104,11 +298,12 @@ def semi_supervised_losses(
     losses are
 
     - D minimises softplus(-r_q) + softplus(r_p) over the first ``len(z_prior)``
-      encoder pairs and the decoder pairs (ALI's game on r), plus the
+      encoder pairs and the decoder pairs (ALI's game on r; the hinge game
+      on r with ``loss="hinge"``), plus the
       cross-entropy of the K real-class logits of the labelled rows:
       -log p(y | x, z, real). The two add up to the K+1-class cross-entropy
       the paper states for labelled pairs, -log softmax(l)_y;
-    - encoder and decoder play the non-saturating game on r alone,
+    - encoder and decoder play the adversarial game on r alone,
       softplus(r_q) + softplus(-r_p), plus ALI's cycle term
       reconstruction_weight * ``mean |x - G_x(G_z(x))|``.
 
@@ -126,8 +321,8 @@ def semi_supervised_losses(
         Class indices in 0..K-1, -1 for unlabelled rows.
     z_prior : Tensor of shape (m, n_components)
         Draws from the prior N(0, I), m <= n.
-    criterion : callable
-        ``criterion(logits, targets)``, BCE with logits (skorch's ``criterion_``).
+    loss : {"non_saturating", "hinge"}
+        The adversarial loss (see :data:`LOSSES`).
     reconstruction_weight : float
         Weight of the cycle term.
 
@@ -135,9 +330,9 @@ def semi_supervised_losses(
     -------
     d_loss, g_loss : Tensor
         Scalar losses of the discriminator and of encoder + decoder.
-    diagnostics : Tensor of shape (6,)
-        Detached ``SEMI_SUPERVISED_DIAGNOSTICS``; ``class_loss`` is 0 for a
-        batch without labelled rows.
+    diagnostics : Tensor
+        Detached, named by ``SEMI_SUPERVISED.diagnostic_names(loss=loss)``;
+        ``class_loss`` is 0 for a batch without labelled rows.
     """
     n, m = len(x), len(z_prior)
     z_q, _ = encoder.sample(x)  # (n, k)
@@ -146,18 +341,18 @@ def semi_supervised_losses(
     l_q, l_p = logits.float().split([n, m])  # (n, K + 1), (m, K + 1)
     r_q = _real_log_odds(l_q[:m])  # (m,)
     r_p = _real_log_odds(l_p)  # (m,)
-    ones, zeros = torch.ones_like(r_q), torch.zeros_like(r_q)
+    adversarial = _adversarial_loss(loss)
     # Masked rather than indexed: no host synchronisation on a GPU.
     labelled = (y >= 0).float()  # (n,)
     per_row = F.cross_entropy(l_q[:, :-1], y.clamp(min=0), reduction="none")  # (n,)
     class_loss = (per_row * labelled).sum() / labelled.sum().clamp(min=1)
-    d_loss = criterion(r_q, ones) + criterion(r_p, zeros) + class_loss
-    g_loss = criterion(r_q, zeros) + criterion(r_p, ones)
+    d_loss = adversarial.discriminator(r_q, r_p) + class_loss
+    g_loss = adversarial.generators(r_q, r_p)
     recon = torch.zeros((), device=x.device)
     if reconstruction_weight > 0:
         recon = reconstruction_error(decoder(z_q[:m]), x[:m])
         g_loss = g_loss + reconstruction_weight * recon
-    diagnostics = ali_diagnostics(d_loss, g_loss, r_q, r_p, recon)
+    diagnostics = _diagnostics(adversarial, d_loss, g_loss, r_q, r_p, recon)
     return d_loss, g_loss, torch.cat([diagnostics, class_loss.detach().reshape(1)])
 
 
@@ -169,8 +364,8 @@ def conditional_losses(
     y,
     z_prior,
     *,
-    criterion,
-    reconstruction_weight,
+    loss="non_saturating",
+    reconstruction_weight=0.0,
 ):
     """Conditional ALI (paper section 4.4): ALI's game given an observed y.
 
@@ -178,7 +373,8 @@ def conditional_losses(
     joint p(x, z | y) = p(z) p(x | z, y) are matched for the y of each row:
     encoder pairs (x, G_z(x, y)) and decoder pairs (G_x(z, y), z) share the
     batch's conditions, so the discriminator D(x, z, y) compares the two
-    joints condition by condition. Losses as in :func:`ali_losses`:
+    joints condition by condition. Losses as in :func:`ali_losses` (shown
+    for the default ``loss``):
 
     - D minimises softplus(-d_q) + softplus(d_p);
     - encoder and decoder minimise softplus(d_q) + softplus(-d_p)
@@ -195,8 +391,8 @@ def conditional_losses(
         Its conditions: one-hot classes or attributes.
     z_prior : Tensor of shape (n, n_components)
         Draws from the prior N(0, I).
-    criterion : callable
-        ``criterion(logits, targets)``, BCE with logits (skorch's ``criterion_``).
+    loss : {"non_saturating", "hinge"}
+        The adversarial loss (see :data:`LOSSES`).
     reconstruction_weight : float
         Weight of the cycle term.
 
@@ -204,8 +400,8 @@ def conditional_losses(
     -------
     d_loss, g_loss : Tensor
         Scalar losses of the discriminator and of encoder + decoder.
-    diagnostics : Tensor of shape (5,)
-        Detached ``ALI_DIAGNOSTICS``.
+    diagnostics : Tensor
+        Detached, named by ``ALI.diagnostic_names(loss=loss)``.
     """
     n = len(x)
     z_q, _ = encoder.sample(x, y)  # (n, k)
@@ -214,14 +410,14 @@ def conditional_losses(
         torch.cat([x, x_p]), torch.cat([z_q, z_prior]), torch.cat([y, y])
     )
     d_q, d_p = logits.float().split([n, n])  # (n,), (n,)
-    ones, zeros = torch.ones_like(d_q), torch.zeros_like(d_q)
-    d_loss = criterion(d_q, ones) + criterion(d_p, zeros)
-    g_loss = criterion(d_q, zeros) + criterion(d_p, ones)
+    adversarial = _adversarial_loss(loss)
+    d_loss = adversarial.discriminator(d_q, d_p)
+    g_loss = adversarial.generators(d_q, d_p)
     recon = torch.zeros((), device=x.device)
     if reconstruction_weight > 0:
         recon = reconstruction_error(decoder(z_q, y), x)
         g_loss = g_loss + reconstruction_weight * recon
-    return d_loss, g_loss, ali_diagnostics(d_loss, g_loss, d_q, d_p, recon)
+    return d_loss, g_loss, _diagnostics(adversarial, d_loss, g_loss, d_q, d_p, recon)
 
 
 def _real_log_odds(logits):
@@ -229,18 +425,14 @@ def _real_log_odds(logits):
     return torch.logsumexp(logits[:, :-1], dim=1) - logits[:, -1]
 
 
-def ali_diagnostics(d_loss, g_loss, d_q, d_p, recon):
-    """``ALI_DIAGNOSTICS`` of a batch, detached, from its losses and D's logits.
-
-    d_q, d_p : logits of the encoder and decoder pairs; recon : cycle term.
-    """
-    return torch.stack(
+def _diagnostics(adversarial, d_loss, g_loss, d_q, d_p, recon):
+    """ALI's diagnostics of a batch, detached: the losses, the adversarial
+    loss's measures of D's scores, the cycle term."""
+    return torch.cat(
         [
-            d_loss.detach(),
-            g_loss.detach(),
-            (d_q > 0).float().mean(),
-            (d_p < 0).float().mean(),
-            recon.detach(),
+            torch.stack([d_loss.detach(), g_loss.detach()]),
+            adversarial.measure(d_q, d_p),
+            recon.detach().reshape(1),
         ]
     )
 
@@ -248,3 +440,56 @@ def ali_diagnostics(d_loss, g_loss, d_q, d_p, recon):
 def reconstruction_error(x_hat, x):
     """Mean absolute error between data and reconstructions, in scaled units."""
     return (x_hat.float() - x).abs().mean()
+
+
+def class_logits(module, x):
+    """The K real-class logits of D(x, mu(x)), shape (n, K)."""
+    return module.discriminator(x, module.encoder.mean(x))[:, :-1]
+
+
+def ali_validation_loss(module, x):
+    """Reconstruction error of held-out rows through mu; ``(loss, mu)``.
+
+    It measures how much of x the latent mean carries, which is what the
+    features are for (see the user guide for its relation to feature
+    quality); the adversarial losses say who is winning, not how well.
+    """
+    mu = module.encoder.mean(x)  # (n, k)
+    return reconstruction_error(module.decoder(mu), x), mu.float()
+
+
+def semi_supervised_validation_loss(module, x, y):
+    """Cross-entropy of held-out labelled rows' class logits; ``(loss, logits)``."""
+    logits = class_logits(module, x).float()  # (n, K)
+    return F.cross_entropy(logits, y), logits
+
+
+def conditional_validation_loss(module, x, y):
+    """Reconstruction error of held-out rows given their conditions; ``(loss, mu)``."""
+    mu = module.encoder.mean(x, y)  # (n, k)
+    return reconstruction_error(module.decoder(mu, y), x), mu.float()
+
+
+#: ALI (and ALICE with a cycle weight): :class:`~sklearn_ali.ALITransformer`.
+ALI = Game("ALI", ali_losses, ali_validation_loss)
+
+#: ALI with labels in D: :class:`~sklearn_ali.ALIClassifier`. Training batches
+#: carry class indices (-1 unlabelled) and, when few rows are labelled,
+#: extra labelled rows after the pool rows (see ``labelled_batches``).
+SEMI_SUPERVISED = Game(
+    "semi-supervised ALI",
+    semi_supervised_losses,
+    semi_supervised_validation_loss,
+    targets=True,
+    extra_diagnostics=("class_loss",),
+    sampler=labelled_batches,
+)
+
+#: Conditional ALI: :class:`~sklearn_ali.ConditionalALI`. Batches carry the
+#: condition vectors, shape (n, n_conditions).
+CONDITIONAL = Game(
+    "conditional ALI",
+    conditional_losses,
+    conditional_validation_loss,
+    targets=True,
+)

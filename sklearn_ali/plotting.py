@@ -20,6 +20,8 @@ import numpy as np
 from sklearn.exceptions import NotFittedError
 from sklearn.utils import check_random_state
 
+from .objectives import LOSS_DIAGNOSTICS, LOSSES
+
 __all__ = [
     "plot_condition_swap",
     "plot_conditional_grid",
@@ -42,17 +44,6 @@ _ROW_LABEL_INCHES = 0.3
 # Above this many classes a legend hides more than it explains (the ALI toy
 # data has 25 mixture components).
 _MAX_AUTO_LEGEND_CLASSES = 10
-
-# (history key, legend label) pairs, in drawing order.
-_LOSS_KEYS = (
-    ("d_loss", "discriminator loss"),
-    ("g_loss", "generator loss"),
-    ("recon_loss", "reconstruction loss"),
-)
-_ACC_KEYS = (
-    ("d_real_acc", "D accuracy on encoder pairs (x, E(x))"),
-    ("d_fake_acc", "D accuracy on decoder pairs (G(z), z)"),
-)
 
 
 def _import_pyplot():
@@ -835,14 +826,17 @@ def _epoch_series(rows, key):
 
 
 def plot_training_curves(estimator_or_history, *, ax=None):
-    """Plot the adversarial losses and discriminator accuracies per epoch.
+    """Plot the adversarial losses and the discriminator's diagnostics per epoch.
 
     Losses (``d_loss``, ``g_loss`` and, if recorded, ``recon_loss``) go on one
-    Axes; discriminator accuracies on encoder pairs ``(x, E(x))`` and decoder
-    pairs ``(G(z), z)`` (``d_real_acc``, ``d_fake_acc``), if recorded, go on a
-    second one with a line at 0.5, the accuracy of a discriminator that can no
-    longer tell the two joints apart. Keys missing from the history are
-    skipped.
+    Axes; the diagnostics of the game's adversarial loss, if recorded, on a
+    second one (:data:`sklearn_ali.objectives.LOSSES` names them). For the
+    default non-saturating loss they are D's accuracies on encoder pairs
+    ``(x, E(x))`` and decoder pairs ``(G(z), z)`` (``d_real_acc``,
+    ``d_fake_acc``), with a line at 0.5, the accuracy of a discriminator that
+    can no longer tell the two joints apart; for the hinge loss, the shares of
+    pairs inside D's margin (``d_real_in_margin``, ``d_fake_in_margin``).
+    Keys missing from the history are skipped.
 
     Parameters
     ----------
@@ -869,13 +863,24 @@ def plot_training_curves(estimator_or_history, *, ax=None):
     """
     plt = _import_pyplot()
     rows = _history_rows(estimator_or_history)
-    losses = [(label, *_epoch_series(rows, key)) for key, label in _LOSS_KEYS]
+    losses = [
+        (label, *_epoch_series(rows, key)) for key, label in LOSS_DIAGNOSTICS.items()
+    ]
     losses = [curve for curve in losses if curve[1]]
-    accuracies = [(label, *_epoch_series(rows, key)) for key, label in _ACC_KEYS]
-    accuracies = [curve for curve in accuracies if curve[1]]
+    accuracies, adversarial = [], None
+    for candidate in LOSSES.values():
+        curves = [
+            (label, *_epoch_series(rows, key))
+            for key, label in zip(candidate.diagnostics, candidate.labels)
+        ]
+        curves = [curve for curve in curves if curve[1]]
+        if curves and not accuracies:
+            accuracies, adversarial = curves, candidate
     if not losses and not accuracies:
-        known = ", ".join(key for key, _ in _LOSS_KEYS + _ACC_KEYS)
-        raise ValueError(f"The history records none of: {known}.")
+        known = [*LOSS_DIAGNOSTICS]
+        for candidate in LOSSES.values():
+            known += candidate.diagnostics
+        raise ValueError(f"The history records none of: {', '.join(known)}.")
 
     twin = False
     if ax is None:
@@ -913,10 +918,17 @@ def plot_training_curves(estimator_or_history, *, ax=None):
             acc_ax.plot(
                 epochs, values, marker=".", linestyle="--", color=f"C{i}", label=label
             )
-        acc_ax.axhline(0.5, color="0.6", linestyle=":", linewidth=1, label="chance")
+        if adversarial.balance is not None:
+            acc_ax.axhline(
+                adversarial.balance,
+                color="0.6",
+                linestyle=":",
+                linewidth=1,
+                label="chance",
+            )
         acc_ax.set_ylim(-0.02, 1.02)
         acc_ax.set_xlabel("epoch")
-        acc_ax.set_ylabel("discriminator accuracy")
+        acc_ax.set_ylabel(adversarial.axis_label)
         acc_ax.xaxis.set_major_locator(MaxNLocator(integer=True))
 
     if twin:

@@ -263,7 +263,7 @@ def test_feature_variants_quick():
         out,
         [
             r"variant nc8\+rw3\+aug\+latent1\+unary: .*'n_components': 8.*"
-            r"augment True, unary True",
+            r"terms \{'augment_images': True, 'latent_weight': 1\.0, 'unary': True\}",
             rf"^\s+1(\s+{NUMBER}){{7}}$",
         ],
     )

@@ -10,9 +10,9 @@ from sklearn.exceptions import NotFittedError
 from skorch.callbacks import EarlyStopping
 
 from sklearn_ali import ALIClassifier, io
-from sklearn_ali._training import _LabelledBatchSampler
+from sklearn_ali._batches import LabelledBatches
 from sklearn_ali.objectives import (
-    SEMI_SUPERVISED_DIAGNOSTICS,
+    SEMI_SUPERVISED,
     semi_supervised_losses,
 )
 
@@ -67,7 +67,7 @@ def test_prediction_is_deterministic(fitted):
 
 def test_history_records_the_class_loss(fitted):
     clf, _, _ = fitted
-    for key in (*SEMI_SUPERVISED_DIAGNOSTICS, "train_loss"):
+    for key in (*SEMI_SUPERVISED.diagnostic_names(), "train_loss"):
         assert np.isfinite(clf.history_[:, key]).all()
 
 
@@ -221,7 +221,7 @@ def test_io_refuses_a_file_without_classes(tmp_path, digits_flat, digits, tiny):
 
 def test_batches_add_labelled_rows_when_labels_are_few():
     labelled = torch.tensor([3, 7, 11])
-    sampler = _LabelledBatchSampler(20, labelled, batch_size=8, n_extra=4)
+    sampler = LabelledBatches(20, labelled, batch_size=8, n_extra=4)
     batches = list(sampler)
     assert len(batches) == len(sampler) == 2
     pool = [i for b in batches for i in b[:8]]
@@ -260,7 +260,6 @@ def test_objective_is_the_k_plus_one_class_cross_entropy():
     )  # (n_q + n_p, K + 1), K = 2
     y = torch.tensor([1, -1, 0])
     x = torch.zeros(3, 2)
-    criterion = torch.nn.BCEWithLogitsLoss()
     d_loss, g_loss, diag = semi_supervised_losses(
         _Fixed(torch.zeros(3, 2)),
         _Fixed(torch.zeros(2, 2)),
@@ -268,7 +267,6 @@ def test_objective_is_the_k_plus_one_class_cross_entropy():
         x,
         y,
         torch.zeros(2, 2),
-        criterion=criterion,
         reconstruction_weight=0.0,
     )
     log_p = torch.log_softmax(logits, dim=1)

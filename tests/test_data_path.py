@@ -12,7 +12,7 @@ from sklearn.datasets import load_digits
 from skorch.callbacks import Callback
 
 from sklearn_ali import ALIClassifier, ALITransformer, ConditionalALI, _scaling
-from sklearn_ali._training import _ReadAhead
+from sklearn_ali._batches import ReadAhead
 
 SMALL = {"max_epochs": 2, "random_state": 0, "hidden_layer_sizes": (16,)}
 
@@ -255,13 +255,13 @@ def test_read_ahead_yields_in_order_and_raises_in_the_caller():
             return data[idx], None
 
     batches = [[0, 1], [5, 4], [9]]
-    got = [x.tolist() for x, _ in _ReadAhead(Rows(), batches, pin=False)]
+    got = [x.tolist() for x, _ in ReadAhead(Rows(), batches, pin=False)]
     assert got == [data[b].tolist() for b in batches]
-    reader = iter(_ReadAhead(Rows(), [[1], [13], [2]], pin=False))
+    reader = iter(ReadAhead(Rows(), [[1], [13], [2]], pin=False))
     assert next(reader)[0].tolist() == [[2, 3]]
     with pytest.raises(KeyError, match="row 13"):
         next(reader)
     # A consumer that stops early stops the reader thread too.
-    early = iter(_ReadAhead(Rows(), [[i] for i in range(12)], depth=1, pin=False))
+    early = iter(ReadAhead(Rows(), [[i] for i in range(12)], depth=1, pin=False))
     next(early)
     early.close()

@@ -12,10 +12,10 @@ import torch
 from sklearn.datasets import load_digits
 
 from sklearn_ali import ALITransformer
-from sklearn_ali._training import _LabelledBatchSampler, _RandomBatches
+from sklearn_ali._batches import LabelledBatches, RandomBatches
 
 SCRIPT = Path(__file__).parent / "scripts" / "data_parallel_fit.py"
-MODELS = ("transformer", "classifier", "conditional")
+MODELS = ("transformer", "classifier", "conditional", "hinge")
 
 
 @pytest.fixture(scope="module")
@@ -50,6 +50,13 @@ def test_every_rank_ends_with_the_same_model(two_ranks, name):
     assert features[0] == features[1]
     losses = [row["d_loss"] for row in histories[0]]
     assert np.all(np.isfinite(losses))
+
+
+def test_the_hinge_game_records_its_own_diagnostics(two_ranks):
+    out, _ = two_ranks
+    history = json.loads((out / "hinge-0.json").read_text())
+    assert {"d_real_in_margin", "d_fake_in_margin", "class_loss"} <= set(history[-1])
+    assert "d_real_acc" not in history[-1]
 
 
 def test_the_history_counts_whole_batches(two_ranks):
@@ -102,17 +109,17 @@ def test_random_batches_are_random_samplers_batches():
         )
     )
     torch.manual_seed(3)
-    assert list(_RandomBatches(n, size)) == expected
+    assert list(RandomBatches(n, size)) == expected
 
 
 @pytest.mark.parametrize("world", [2, 3])
 def test_shards_split_each_batch_equally(world):
     n, size = 100, 20
     shards = [
-        list(_RandomBatches(n, size, torch.Generator().manual_seed(0), (r, world)))
+        list(RandomBatches(n, size, torch.Generator().manual_seed(0), (r, world)))
         for r in range(world)
     ]
-    whole = list(_RandomBatches(n, size, torch.Generator().manual_seed(0)))
+    whole = list(RandomBatches(n, size, torch.Generator().manual_seed(0)))
     for step, batch in enumerate(whole):
         parts = [shard[step] for shard in shards]
         assert all(len(p) == size // world for p in parts)
@@ -121,7 +128,7 @@ def test_shards_split_each_batch_equally(world):
     labelled = torch.arange(0, n, 7)
     sharded = [
         list(
-            _LabelledBatchSampler(
+            LabelledBatches(
                 n, labelled, size, 10, torch.Generator().manual_seed(0), (r, world)
             )
         )

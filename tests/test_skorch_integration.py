@@ -396,3 +396,103 @@ def test_progress_bar_counts_training_batches_only(capsys, digits_flat, tiny):
     )
     final = capsys.readouterr().err.replace("\r", "\n").strip().splitlines()[-1]
     assert "2/2" in final  # 100 training rows: one batch in each of 2 epochs
+
+
+# -- what ALINet replaces of skorch, and skorch's side of it ----------------
+
+
+def _tiny_net(**kwargs):
+    from sklearn_ali import ALIModule, ALINet
+    from sklearn_ali.networks import build_mlp
+
+    torch.manual_seed(0)
+    return ALINet(
+        ALIModule(*build_mlp(6, 2, (8,))),
+        n_components=2,
+        max_epochs=1,
+        batch_size=10,
+        verbose=0,
+        **kwargs,
+    )
+
+
+@pytest.mark.parametrize(
+    "key", ["iterator_train__shuffle", "iterator_valid__num_workers"]
+)
+def test_iterator_settings_are_refused_not_dropped(key):
+    from skorch.dataset import Dataset
+
+    net = _tiny_net(**{key: True})
+    with pytest.raises(ValueError, match=rf"\['{key}'\] would have no effect"):
+        net.fit(Dataset(np.zeros((20, 6), np.float32)), None)
+
+
+def test_game_options_are_settable_on_an_initialised_net():
+    from sklearn_ali._batches import RowBatches
+
+    net = _tiny_net(game__reconstruction_weight=1.0).initialize()
+    assert net.game_options == {"loss": "non_saturating", "reconstruction_weight": 1.0}
+    net.set_params(game__loss="hinge")  # no re-initialisation, no error
+    assert net.batch_keys[2:4] == ("d_real_in_margin", "d_fake_in_margin")
+    net.partial_fit(RowBatches(torch.randn(20, 6)), None)
+    assert "d_real_in_margin" in net.history[-1]
+    with pytest.raises(ValueError, match=r"no options \['wrong'\]"):
+        net.set_params(game__wrong=1).partial_fit(RowBatches(torch.randn(20, 6)))
+
+
+def test_the_skorch_methods_alinet_replaces_keep_their_signatures():
+    """ALINet replaces fit_loop, run_single_epoch and get_iterator and relies
+    on skorch's private _initialize_optimizer and _register_virtual_param;
+    if skorch changes them, this fails before training silently does."""
+    import inspect
+
+    from skorch import NeuralNet
+
+    from sklearn_ali import ALINet
+
+    def positional(method):
+        return [
+            p.name
+            for p in inspect.signature(method).parameters.values()
+            if p.kind is p.POSITIONAL_OR_KEYWORD
+        ]
+
+    for name in ("fit_loop", "run_single_epoch", "get_iterator", "train_step"):
+        ours, theirs = getattr(ALINet, name), getattr(NeuralNet, name)
+        assert positional(ours) == positional(theirs), name
+        # skorch's keyword-only extras (skorch 1.4's _routing_method of
+        # fit_loop) pass through **fit_params to skorch's own code.
+        kinds = [p.kind for p in inspect.signature(theirs).parameters.values()]
+        if inspect.Parameter.KEYWORD_ONLY in kinds:
+            assert "**fit_params" in str(inspect.signature(ours)), name
+    assert list(inspect.signature(NeuralNet._register_virtual_param).parameters) == [
+        "self",
+        "param_patterns",
+        "fn",
+    ]
+    assert "reason" in inspect.signature(NeuralNet._initialize_optimizer).parameters
+    # skorch's train_step steps the optimizer after train_step_single and
+    # notifies on_grad_computed between them: ALINet only computes gradients.
+    source = inspect.getsource(NeuralNet.train_step)
+    assert "train_step_single" in source and "_step_optimizer" in source
+    # skorch's run_single_epoch records each batch's loss; ours records it
+    # too, with the game's diagnostics beside it (and syncs once an epoch
+    # on a GPU).
+    assert "record_batch" in inspect.getsource(NeuralNet.run_single_epoch)
+
+
+def test_the_installed_skorch_is_in_the_tested_range():
+    """The suite runs against the skorch the install resolved: the newest the
+    registry serves within the declared range, whose bounds say what was
+    tested (see pyproject.toml)."""
+    import re
+    from importlib.metadata import requires, version
+
+    (spec,) = [r for r in requires("sklearn-ali") if r.startswith("skorch")]
+    bounds = {
+        op: tuple(int(n) for n in number.split("."))
+        for op, number in re.findall(r"(>=|<)\s*([\d.]+)", spec)
+    }
+    assert bounds.keys() == {">=", "<"}, spec
+    installed = tuple(int(n) for n in version("skorch").split(".")[:2])
+    assert bounds[">="] <= installed < bounds["<"], (spec, version("skorch"))

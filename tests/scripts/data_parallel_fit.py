@@ -27,6 +27,8 @@ models = {
         ConditionalALI(max_epochs=2, validation_fraction=0.2, **small),
         (X, y),
     ),
+    # The hinge game through DDP, with the labelled sampler's extra rows.
+    "hinge": (ALIClassifier(max_epochs=2, loss="hinge", **small), (X, y_semi)),
 }
 rank = None
 for name, (model, data) in models.items():
