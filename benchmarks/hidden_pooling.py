@@ -62,7 +62,7 @@ VARIANTS = {
 def read(ali, x, variant):
     """Features of a batch of scaled, network-shaped images ``x``."""
     encoder = ali.net_.encoder_
-    _, hidden = encoder._hidden(x)
+    _, hidden = encoder.hidden_activations(x)
     parts = []
     for level, h in enumerate(hidden[-3:]):
         for reading in variant.get(level, []):
@@ -84,9 +84,11 @@ def read(ali, x, variant):
 
 
 def features(ali, X, variant):
-    X = ali._validate_X(X, reset=False)[0]
-    ali.net_.discriminator_.eval()
-    return ali._batched_encode(X, lambda x, noise: read(ali, x, variant))
+    x = ali.network_input(X)
+    ali.net_.module_.eval()
+    with torch.inference_mode():
+        parts = [read(ali, batch, variant) for batch in x.split(512)]
+    return torch.cat(parts).double().numpy()
 
 
 def main():

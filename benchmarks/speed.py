@@ -4,9 +4,9 @@ Everything runs in one process on the CPU (``device="cpu"``), side by side:
 
 (a) ``fit`` throughput (images/s) of ALITransformer versus a hand-written
     PyTorch loop that trains the very same modules: after the estimator's fit,
-    ``ALITransformer._build_networks`` builds a fresh, identically shaped set
+    ``fresh_networks`` builds a fresh, identically shaped set
     (new initial weights). The loop uses the data already scaled as ``fit``
-    scales it (a float32 tensor, ``_to_network_input``; ``fit`` itself reads
+    scales it (a float32 tensor, ``network_input``; ``fit`` itself reads
     raw rows and scales each batch on the device), a random permutation
     per epoch, the same batch size with the last incomplete batch dropped, the
     same epochs, and the same step: reparametrised encoder sample, decoder on
@@ -66,7 +66,7 @@ import torch
 from skorch.callbacks import Callback
 from torch.nn import functional as F
 
-from sklearn_ali import ALITransformer
+from sklearn_ali import ALITransformer, networks
 
 # Rows per forward pass of the estimator's transform, which the bare loop
 # matches (tests/test_benchmarks.py checks that the two agree).
@@ -101,19 +101,47 @@ class Options:
     data_on_device = "auto"
 
 
-class BenchALI(ALITransformer):
-    """ALITransformer with the CUDA-only switches set from ``Options``.
+class NetOptions(Callback):
+    """Sets the net's CUDA-only switches from ``Options`` as training begins.
 
     ``fit`` turns bf16 and channels_last on whenever it trains on CUDA; the
-    benchmark compares both settings, so it overrides them on the net.
+    benchmark compares both settings, so it sets them on the net (public
+    ALINet parameters) before the first batch.
     """
 
-    def _make_net(self, *args, **kwargs):
-        net = super()._make_net(*args, **kwargs)
+    def __init__(self, conv):
+        self.conv = conv
+
+    def on_train_begin(self, net, **kwargs):
         net.use_amp = Options.amp
-        net.channels_last = Options.channels_last and self.architecture_ != "mlp"
+        net.channels_last = Options.channels_last and self.conv
         net.data_on_device = Options.data_on_device
-        return net
+        if str(net.device).startswith("cuda"):
+            layout = (
+                torch.channels_last if net.channels_last else torch.contiguous_format
+            )
+            net.module_.to(memory_format=layout)
+
+
+def fresh_networks(ali):
+    """Networks shaped as ``ali``'s, newly initialised, from the public builders."""
+    options = {
+        "stochastic": ali.encoder == "stochastic",
+        "dropout": ali.dropout,
+        "spectral_norm": ali.spectral_norm,
+    }
+    if ali.architecture_ == "mlp":
+        output = "linear" if ali.image_shape_ is None else "sigmoid"
+        return networks.build_mlp(
+            ali.n_features_in_,
+            ali.n_components_,
+            tuple(ali.hidden_layer_sizes),
+            output=output,
+            **options,
+        )
+    return networks.ARCHITECTURES[ali.architecture_](
+        ali.image_shape_, ali.n_components_, width=ali.conv_width, **options
+    )
 
 
 # -- (a) fit --------------------------------------------------------------
@@ -121,12 +149,15 @@ class BenchALI(ALITransformer):
 
 def estimator_fit(X, epochs, seed, architecture="auto"):
     """Fit for 1 + ``epochs`` epochs; return the model and the timed seconds."""
-    ali = BenchALI(
+    ali = ALITransformer(
         architecture=architecture,
         max_epochs=1 + epochs,
         device=Options.device,
         keep_on_device=True,
-        callbacks=[("epoch_clock", EpochClock())],
+        callbacks=[
+            ("net_options", NetOptions(conv=X.ndim == 4 and architecture != "mlp")),
+            ("epoch_clock", EpochClock()),
+        ],
         random_state=seed,
     )
     ali.fit(X)
@@ -145,7 +176,7 @@ def bare_fit(ali, data, epochs, seed):
     cuda = device.type == "cuda"
     with torch.random.fork_rng(devices=[0] if cuda else []):
         torch.manual_seed(seed)
-        encoder, decoder, discriminator = ali._build_networks()
+        encoder, decoder, discriminator = fresh_networks(ali)
         for module in (encoder, decoder, discriminator):
             module.to(device)
             if Options.channels_last and ali.architecture_ != "mlp":
@@ -209,7 +240,7 @@ def compare_fit(name, X, epochs, repeats, seed, architecture="auto"):
                 est_times.append(seconds)
             else:
                 if data is None:
-                    data = ali._to_network_input(X, Options.device)
+                    data = ali.network_input(X, Options.device)
                 bare_times.append(bare_fit(ali, data, epochs, seed))
     batch = min(ali.batch_size, len(X))
     images = epochs * (len(X) // batch) * batch
@@ -237,7 +268,7 @@ def bare_encode(forward, data):
 def compare_transform(name, ali, X, repeats):
     # The bare call reads data already on the device; transform gets host
     # arrays, as a user passes them, so its copies count against it.
-    data = ali._to_network_input(X, Options.device)
+    data = ali.network_input(X, Options.device)
     encoder = ali.encoder_.eval()
     # The bare calls compute mu; so must transform (the default "hidden"
     # features return every hidden layer, float64, 17 times as many columns).

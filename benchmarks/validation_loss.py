@@ -76,7 +76,7 @@ def make_probe(ali, X_train, y_train, X_test, y_test):
 
     def mean_features(net, X):
         if id(X) not in scaled:
-            scaled[id(X)] = ali._to_network_input(X.reshape(len(X), -1))
+            scaled[id(X)] = ali.network_input(X)
         x = scaled[id(X)]
         device = next(net.module_.parameters()).device
         return torch.cat(

@@ -52,14 +52,14 @@ model.fit(X_train, y_train)
 # One row per digit, one column per latent draw z. Along a column z is fixed
 # and only the condition changes, so the style (slant, stroke width) should
 # stay while the digit changes.
-plot_conditional_grid(model, range(10), n_columns=8, random_state=0)
+plot_conditional_grid(model, range(10), n_cols=8, random_state=0)
 
 # %%
 # Swapping the condition
 # ----------------------
 # Test digits are encoded with their own label, z = encode(x, y), then
 # decoded as other digits, decode(z, y').
-plot_condition_swap(model, X_test, y_test, [0, 3, 5, 8], n_images=10)
+plot_condition_swap(model, X_test, y_test, [0, 3, 5, 8], n_cols=10)
 
 # %%
 # Does the condition come through?

@@ -73,7 +73,7 @@ plot_samples(ali, 64, random_state=0)
 # Held-out digits (top) above G(E(x)) (bottom). ALI has no pixel loss of its
 # own, so a reconstruction should keep the digit's identity and style rather
 # than copy it pixel by pixel.
-plot_reconstructions(ali, X_test, n_images=12)
+plot_reconstructions(ali, X_test, n_cols=12)
 
 # %%
 # Interpolations

@@ -128,7 +128,7 @@ plot_samples(ali, 64, random_state=0)
 
 # %%
 # Test images (top) above their reconstructions G(E(x)):
-plot_reconstructions(ali, X_test, n_images=10)
+plot_reconstructions(ali, X_test, n_cols=10)
 
 # %%
 plt.show()

@@ -5,8 +5,7 @@ from ._classifier import ALIClassifier
 from ._conditional import ConditionalALI
 from ._training import ALIModule, ALINet, TrainingDivergedError
 from ._transformer import ALITransformer
-
-__version__ = "0.1.0"
+from ._version import __version__
 
 __all__ = [
     "ALIClassifier",

@@ -12,9 +12,10 @@ from sklearn.base import (
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 
-from ._base import _BaseALI, _EncoderFeaturesMixin
+from ._base import BaseALI
 from ._batches import LabelledHoldOut
-from ._scaling import is_dask_array
+from ._inference import EncoderFeaturesMixin, over_dask_blocks
+from ._state import register
 from ._validation import check_label_kind, check_label_values
 from .objectives import SEMI_SUPERVISED, class_logits
 
@@ -22,7 +23,8 @@ from .objectives import SEMI_SUPERVISED, class_logits
 UNLABELLED = -1
 
 
-class ALIClassifier(_EncoderFeaturesMixin, ClassifierMixin, TransformerMixin, _BaseALI):
+@register
+class ALIClassifier(EncoderFeaturesMixin, ClassifierMixin, TransformerMixin, BaseALI):
     """Semi-supervised classification with ALI: labels in the discriminator.
 
     The model of Dumoulin et al. (ICLR 2017, section 4.3), after Salimans et
@@ -425,7 +427,7 @@ class ALIClassifier(_EncoderFeaturesMixin, ClassifierMixin, TransformerMixin, _B
 
     def _check_validation_split(self, n_samples):
         # The split holds out labelled rows only, checked with the labels.
-        self._check_validation_callbacks()
+        return
 
     def _n_discriminator_outputs(self):
         # One logit per class and one for "generated".
@@ -450,6 +452,7 @@ class ALIClassifier(_EncoderFeaturesMixin, ClassifierMixin, TransformerMixin, _B
         logits = self._batched_encode(X, lambda x, noise: class_logits(module, x))
         return logits.astype(np.float64, copy=False)
 
+    @over_dask_blocks(lambda self: len(self.classes_), lambda self, X: np.float64)
     def predict_proba(self, X):
         """Class probabilities: the softmax of D's class logits for (x, mu(x)).
 
@@ -463,12 +466,9 @@ class ALIClassifier(_EncoderFeaturesMixin, ClassifierMixin, TransformerMixin, _B
         proba : ndarray of shape (n_samples, n_classes)
             Probabilities of the classes of ``classes_``, in that order.
         """
-        if is_dask_array(X):
-            return self._over_dask_blocks(
-                self.predict_proba, X, n_outputs=len(self.classes_), dtype=np.float64
-            )
         return softmax(self._class_logits(X), axis=1)
 
+    @over_dask_blocks(lambda self: len(self.classes_), lambda self, X: np.float64)
     def predict_log_proba(self, X):
         """Logarithms of ``predict_proba``, computed stably from the logits.
 
@@ -481,15 +481,9 @@ class ALIClassifier(_EncoderFeaturesMixin, ClassifierMixin, TransformerMixin, _B
         -------
         log_proba : ndarray of shape (n_samples, n_classes)
         """
-        if is_dask_array(X):
-            return self._over_dask_blocks(
-                self.predict_log_proba,
-                X,
-                n_outputs=len(self.classes_),
-                dtype=np.float64,
-            )
         return log_softmax(self._class_logits(X), axis=1)
 
+    @over_dask_blocks(lambda self: None, lambda self, X: self.classes_.dtype)
     def predict(self, X):
         """The most probable class of each row.
 
@@ -503,11 +497,6 @@ class ALIClassifier(_EncoderFeaturesMixin, ClassifierMixin, TransformerMixin, _B
         y_pred : ndarray of shape (n_samples,)
             Labels from ``classes_``.
         """
-        if is_dask_array(X):
-            check_is_fitted(self)
-            return self._over_dask_blocks(
-                self.predict, X, n_outputs=None, dtype=self.classes_.dtype
-            )
         logits = self._class_logits(X)  # checks that the model is fitted
         return self.classes_[np.argmax(logits, axis=1)]
 

@@ -9,14 +9,17 @@ from sklearn.utils import check_array, check_random_state
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 
-from ._base import _BaseALI, _feature_dtype, _is_number
-from ._scaling import is_dask_array
+from ._base import BaseALI
+from ._checks import is_number
+from ._inference import feature_dtype, over_dask_blocks
+from ._state import register
 from ._validation import check_label_kind, check_label_values
 from .networks import build_conditional, check_networks
 from .objectives import CONDITIONAL
 
 
-class ConditionalALI(_BaseALI):
+@register
+class ConditionalALI(BaseALI):
     """Conditional ALI: encoder q(z | x, y), decoder p(x | z, y), critic D(x, z, y).
 
     The model of Dumoulin et al. (ICLR 2017, section 4.4): a fully observed
@@ -199,7 +202,7 @@ class ConditionalALI(_BaseALI):
 
     _parameter_constraints = {
         name: constraint
-        for name, constraint in _BaseALI._parameter_constraints.items()
+        for name, constraint in BaseALI._parameter_constraints.items()
         if name != "features"  # the codes are encode's; there is no transform
     }
 
@@ -386,6 +389,7 @@ class ConditionalALI(_BaseALI):
 
     # -- inference -----------------------------------------------------------
 
+    @over_dask_blocks(lambda self: self.n_components_, lambda self, X: feature_dtype(X))
     def encode(self, X, y):
         """Latent means mu(x, y) of q(z | x, y).
 
@@ -401,10 +405,6 @@ class ConditionalALI(_BaseALI):
         Z : ndarray of shape (n_samples, n_components)
         """
         check_is_fitted(self)
-        if is_dask_array(X):
-            return self._over_dask_blocks(
-                self.encode, X, y, n_outputs=self.n_components_, dtype=_feature_dtype(X)
-            )
         X, _ = self._validate_X(X, reset=False)
         conditions = self._encode_targets(y, X.shape[0], reset=False)
         encoder = self.net_.encoder_
@@ -456,7 +456,7 @@ class ConditionalALI(_BaseALI):
             Samples in the input's units and shape.
         """
         check_is_fitted(self)
-        if not _is_number(n_samples, Integral) or n_samples < 1:
+        if not is_number(n_samples, Integral) or n_samples < 1:
             raise ValueError(
                 f"n_samples must be a positive integer; got {n_samples!r}."
             )

@@ -27,7 +27,7 @@ FLOAT32_OVERFLOW = (
 _CHUNK_VALUES = 2**22
 
 
-def _fit_scaling(X, *, images):
+def fit_scaling(X, *, images):
     """(offset, scale) of X: global range for images, per feature otherwise.
 
     One streaming pass over chunks of rows of X (2-D, or 4-D images), which
@@ -64,7 +64,7 @@ def _fit_scaling(X, *, images):
     return offset, scale
 
 
-def _scaling_tensors(offset, scale, *, images):
+def scaling_tensors(offset, scale, *, images):
     """(shift, factor) tensors with x_scaled = shift + x * factor.
 
     Tabular data are scaled in float64, where an offset can dwarf the

@@ -10,10 +10,14 @@ from sklearn.base import (
 from sklearn.utils import check_array, check_random_state
 from sklearn.utils.validation import check_is_fitted
 
-from ._base import _BaseALI, _EncoderFeaturesMixin, _is_number
+from ._base import BaseALI
+from ._checks import is_number
+from ._inference import EncoderFeaturesMixin
+from ._state import register
 
 
-class ALITransformer(_EncoderFeaturesMixin, TransformerMixin, _BaseALI):
+@register
+class ALITransformer(EncoderFeaturesMixin, TransformerMixin, BaseALI):
     """Adversarially Learned Inference (ALI / BiGAN) feature learner.
 
     ``fit`` trains ALI's encoder G_z(x), decoder G_x(z) and joint
@@ -389,7 +393,7 @@ class ALITransformer(_EncoderFeaturesMixin, TransformerMixin, _BaseALI):
             Samples in the input's units and shape.
         """
         check_is_fitted(self)
-        if not _is_number(n_samples, Integral) or n_samples < 1:
+        if not is_number(n_samples, Integral) or n_samples < 1:
             raise ValueError(
                 f"n_samples must be a positive integer; got {n_samples!r}."
             )

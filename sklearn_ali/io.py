@@ -73,14 +73,15 @@ from pathlib import Path
 
 import numpy as np
 import safetensors
+import sklearn
+import skorch
 import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save
 
-from ._base import resolve_device
-from ._classifier import ALIClassifier
-from ._conditional import ConditionalALI
-from ._transformer import ALITransformer
+from ._devices import resolve_device
+from ._state import ESTIMATORS
+from ._version import __version__
 
 __all__ = ["dump", "load"]
 
@@ -89,11 +90,10 @@ FORMAT_VERSION = 1
 # The safetensors metadata key holding the JSON document.
 METADATA_KEY = "sklearn_ali"
 
-# The only classes load() builds. A file names one of these keys, never an
-# import path: what a file can make load() run is fixed here.
-_ESTIMATORS = {
-    cls.__name__: cls for cls in (ALITransformer, ALIClassifier, ConditionalALI)
-}
+# The only classes load() builds, the estimators that joined the registry
+# (sklearn_ali._state.register). A file names one of its keys, never an
+# import path: what a file can make load() run is fixed by the package.
+_ESTIMATORS = ESTIMATORS
 
 _TAGS = frozenset(
     {
@@ -284,11 +284,6 @@ def _check_device(device):
 
 
 def _versions():
-    import sklearn
-    import skorch
-
-    from . import __version__
-
     return {
         "sklearn_ali": __version__,
         "torch": torch.__version__,
@@ -496,123 +491,3 @@ def _decode_random_state(content):
             f"a RandomState in the metadata is malformed ({exc})."
         ) from exc
     return rng
-
-
-# -- helpers of the estimators' _from_io_state ------------------------------------
-
-
-def _check_layout(state, required, optional=()):
-    """Check ``state`` is a dict with these keys, of these types."""
-    if not isinstance(state, dict):
-        raise ValueError("the stored state is not a mapping.")
-    unknown = state.keys() - required.keys() - dict(optional).keys()
-    missing = required.keys() - state.keys()
-    if unknown or missing:
-        raise ValueError(
-            f"the stored state lacks {sorted(missing)} or has unknown entries "
-            f"{sorted(unknown)}."
-        )
-    for key, kind in {**required, **dict(optional)}.items():
-        if key in state and not isinstance(state[key], kind):
-            raise ValueError(f"the stored {key!r} is not a {kind.__name__}.")
-
-
-def _load_module_state(module, state, where):
-    """Copy ``state`` into ``module`` once it matches it exactly
-    (``check_module_state``)."""
-    check_module_state(module.state_dict(), state, where)
-    module.load_state_dict(state, strict=True)
-
-
-def check_module_state(expected, state, where):
-    """Raise ValueError unless ``state`` fits the state dict ``expected``.
-
-    Every parameter and buffer must be there, with the network's shape and
-    dtype and finite values (batch-norm variances and counts not negative);
-    no other tensor may be. ``expected`` may hold meta tensors: only shapes
-    and dtypes are read. ``where`` names the state in messages as in the
-    file (``modules/encoder_``).
-    """
-    if not isinstance(state, dict) or not all(
-        torch.is_tensor(v) for v in state.values()
-    ):
-        raise ValueError(f"{where} is not a mapping of names to tensors.")
-    missing = sorted(expected.keys() - state.keys())
-    extra = sorted(state.keys() - expected.keys())
-    if missing or extra:
-        problems = [
-            f"{what} tensors {names}"
-            for what, names in (("missing", missing), ("unexpected", extra))
-            if names
-        ]
-        raise ValueError(
-            f"{where} does not match the network its parameters build: "
-            f"{' and '.join(problems)}."
-        )
-    for key, ref in expected.items():
-        value = state[key]
-        if value.shape != ref.shape or value.dtype != ref.dtype:
-            raise ValueError(
-                f"tensor {where}/{key} has shape {tuple(value.shape)} and dtype "
-                f"{value.dtype}; the network expects {tuple(ref.shape)} and "
-                f"{ref.dtype}."
-            )
-        if value.is_floating_point() and not torch.isfinite(value).all():
-            raise ValueError(f"tensor {where}/{key} holds non-finite values.")
-        # A negative variance gives NaN through the square root of batch
-        # norm, silently, at every later transform.
-        last = key.rsplit(".", 1)[-1]
-        if last in _NON_NEGATIVE and value.numel() and (value < 0).any():
-            raise ValueError(f"tensor {where}/{key} holds negative values.")
-
-
-# Buffers and optimizer entries that are counts or variances.
-_NON_NEGATIVE = ("running_var", "num_batches_tracked")
-_NON_NEGATIVE_OPTIMIZER = ("step", "exp_avg_sq", "max_exp_avg_sq")
-
-
-def _load_optimizer_state(optimizer, state, where):
-    """Load a ``torch.optim`` state dict once it fits ``optimizer``'s parameters."""
-    if not (
-        isinstance(state, dict)
-        and isinstance(state.get("state"), dict)
-        and isinstance(state.get("param_groups"), list)
-        and all(
-            isinstance(g, dict) and isinstance(g.get("params"), list)
-            for g in state["param_groups"]
-        )
-    ):
-        raise ValueError(f"{where} is not an optimizer state.")
-    groups = [g["params"] for g in optimizer.param_groups]
-    stored = [g["params"] for g in state["param_groups"]]
-    if [len(g) for g in groups] != [len(g) for g in stored]:
-        raise ValueError(
-            f"{where} has parameter groups of sizes {[len(g) for g in stored]}; "
-            f"the optimizer has {[len(g) for g in groups]}."
-        )
-    params = dict(zip((i for g in stored for i in g), (p for g in groups for p in g)))
-    for index, entry in state["state"].items():
-        if index not in params or not isinstance(entry, dict):
-            raise ValueError(f"{where} has state for an unknown parameter {index!r}.")
-        for key, value in entry.items():
-            if not torch.is_tensor(value):
-                continue
-            if value.dim() and value.shape != params[index].shape:
-                raise ValueError(
-                    f"tensor {where}/state/{index}/{key} has shape "
-                    f"{tuple(value.shape)}; its parameter has "
-                    f"{tuple(params[index].shape)}."
-                )
-            if value.is_floating_point() and not torch.isfinite(value).all():
-                raise ValueError(
-                    f"tensor {where}/state/{index}/{key} holds non-finite values."
-                )
-            if key in _NON_NEGATIVE_OPTIMIZER and (value < 0).any():
-                raise ValueError(
-                    f"tensor {where}/state/{index}/{key} holds negative values; "
-                    "Adam's step counts and second moments are not negative."
-                )
-    try:
-        optimizer.load_state_dict(state)
-    except (KeyError, TypeError, ValueError, RuntimeError) as exc:
-        raise ValueError(f"{where} does not fit the optimizer ({exc}).") from exc

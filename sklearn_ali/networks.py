@@ -145,7 +145,8 @@ class Encoder(nn.Module):
         self.n_components = n_components
         self.stochastic = stochastic
 
-    def _hidden(self, x):
+    def hidden_activations(self, x):
+        """``(last, [each block's output])``: the blocks' activations for x."""
         hidden = []
         for block in self.blocks:
             x = block(x)
@@ -153,7 +154,7 @@ class Encoder(nn.Module):
         return x, hidden
 
     def forward(self, x):
-        out = self.head(self._hidden(x)[0]).flatten(1)  # (n, k) or (n, 2k)
+        out = self.head(self.hidden_activations(x)[0]).flatten(1)  # (n, k) or (n, 2k)
         if self.stochastic:
             mu, s = out.chunk(2, dim=1)
             return mu, F.softplus(s) + 1e-4
@@ -161,7 +162,9 @@ class Encoder(nn.Module):
 
     def mean(self, x):
         """mu(x) alone: a stochastic encoder skips sigma's half of the head."""
-        return _leading_outputs(self.head, self._hidden(x)[0], self.n_components)
+        return _leading_outputs(
+            self.head, self.hidden_activations(x)[0], self.n_components
+        )
 
     def sample(self, x, noise=None):
         """Reparametrised draw z ~ q(z | x); returns ``(z, mu)``."""
@@ -173,7 +176,7 @@ class Encoder(nn.Module):
 
     def hidden_features(self, x, n_hidden=3):
         """Last ``n_hidden`` hidden activations (pooled, flattened) and mu."""
-        x, hidden = self._hidden(x)
+        x, hidden = self.hidden_activations(x)
         mu = _leading_outputs(self.head, x, self.n_components)
         return torch.cat([_pooled(h) for h in hidden[-n_hidden:]] + [mu], dim=1)
 
@@ -183,7 +186,7 @@ class Encoder(nn.Module):
         The blocks' pooled outputs are named by their position among the
         encoder's blocks (``"block0"`` is the first), then ``"mu"``.
         """
-        _, hidden = self._hidden(x)
+        _, hidden = self.hidden_activations(x)
         first = len(hidden) - len(hidden[-n_hidden:])
         parts = [
             (f"block{first + i}", _pooled(h).shape[1])
@@ -217,8 +220,8 @@ def _leading_outputs(head, x, k):
 class Decoder(nn.Sequential):
     """G_x(z): layers applied in turn to codes ``(n, n_components)``.
 
-    A Sequential, so that its parameters keep the names (``0.weight``, ...)
-    of the decoders that models saved before this class existed were made of.
+    A Sequential: its parameters are named ``0.weight``, ... as
+    ``sklearn_ali.io`` files (format version 1) store them.
     """
 
 
@@ -233,10 +236,6 @@ class JointDiscriminator(nn.Module):
     comes back as shape ``(n,)``, positive meaning "from the encoder joint";
     several as ``(n, n_outputs)``.
     """
-
-    # A class default too: discriminators pickled before the attribute existed
-    # have one output.
-    n_outputs = 1
 
     def __init__(self, x_branch, z_branch, joint, n_outputs=1):
         super().__init__()

@@ -7,12 +7,16 @@ is called, so importing this module never requires it.
 Grid functions (:func:`plot_image_grid`, :func:`plot_samples`,
 :func:`plot_reconstructions`, :func:`plot_interpolations`, and for
 :class:`~sklearn_ali.ConditionalALI` :func:`plot_conditional_grid` and
-:func:`plot_condition_swap`) and
-:func:`plot_training_curves` return a :class:`matplotlib.figure.Figure`; the
-scatter functions (:func:`plot_latent_scatter`, :func:`plot_toy_data`) return a
-:class:`matplotlib.axes.Axes`.
+:func:`plot_condition_swap`)
+take ``fig=`` (a Figure or SubFigure to draw in) and return the
+:class:`matplotlib.figure.Figure`; the functions that draw on Axes
+(:func:`plot_latent_scatter`, :func:`plot_toy_data`,
+:func:`plot_training_curves`) take ``ax=`` and return the Axes they drew on.
+A grid's column count is ``n_cols`` everywhere (``n_steps`` of
+:func:`plot_interpolations` counts interpolation points, one a column).
 """
 
+import functools
 import math
 from collections.abc import Mapping
 
@@ -44,6 +48,25 @@ _ROW_LABEL_INCHES = 0.3
 # Above this many classes a legend hides more than it explains (the ALI toy
 # data has 25 mixture components).
 _MAX_AUTO_LEGEND_CLASSES = 10
+
+
+def _renamed(**renamed):
+    """Refuse keywords that were renamed, naming the new one."""
+
+    def decorate(function):
+        @functools.wraps(function)
+        def refuse(*args, **kwargs):
+            for old, new in renamed.items():
+                if old in kwargs:
+                    raise TypeError(
+                        f"{function.__name__}() takes {new}= where it took "
+                        f"{old}=; got {old}={kwargs[old]!r}."
+                    )
+            return function(*args, **kwargs)
+
+        return refuse
+
+    return decorate
 
 
 def _import_pyplot():
@@ -326,7 +349,8 @@ def plot_samples(
     return fig
 
 
-def plot_reconstructions(estimator, X, *, n_images=8, image_shape=None, fig=None):
+@_renamed(n_images="n_cols")
+def plot_reconstructions(estimator, X, *, n_cols=8, image_shape=None, fig=None):
     """Show data above their reconstructions ``G_x(E(x))``.
 
     The reconstruction decodes the latent mean, ``inverse_transform(encode(X))``.
@@ -339,10 +363,10 @@ def plot_reconstructions(estimator, X, *, n_images=8, image_shape=None, fig=None
     estimator : ALITransformer
         Fitted model exposing ``encode`` and ``inverse_transform``.
     X : array-like
-        Data in the layout the model was fitted on; the first ``n_images``
+        Data in the layout the model was fitted on; the first ``n_cols``
         rows are shown.
-    n_images : int, default=8
-        Number of images per row (at most ``len(X)``).
+    n_cols : int, default=8
+        Number of columns: images per row (at most ``len(X)``).
     image_shape : tuple of int, default=None
         ``(C, H, W)`` or ``(H, W)`` for a model fitted on flattened images;
         by default taken from ``estimator.image_shape_``.
@@ -352,7 +376,7 @@ def plot_reconstructions(estimator, X, *, n_images=8, image_shape=None, fig=None
     Returns
     -------
     fig : matplotlib.figure.Figure
-        The Figure holding ``2 * n_images`` Axes: data in the top row,
+        The Figure holding ``2 * n_cols`` Axes: data in the top row,
         reconstructions in the bottom row.
 
     Raises
@@ -362,9 +386,9 @@ def plot_reconstructions(estimator, X, *, n_images=8, image_shape=None, fig=None
         inferred.
     """
     plt = _import_pyplot()
-    if n_images < 1:
-        raise ValueError(f"n_images must be at least 1; got {n_images}.")
-    X = np.asarray(X)[:n_images]
+    if n_cols < 1:
+        raise ValueError(f"n_cols must be at least 1; got {n_cols}.")
+    X = np.asarray(X)[:n_cols]
     reconstructions = estimator.inverse_transform(estimator.encode(X))
     originals = _estimator_images(estimator, X, image_shape)
     reconstructions = _estimator_images(estimator, reconstructions, image_shape)
@@ -376,8 +400,9 @@ def plot_reconstructions(estimator, X, *, n_images=8, image_shape=None, fig=None
     return fig
 
 
+@_renamed(n_columns="n_cols")
 def plot_conditional_grid(
-    estimator, conditions, *, n_columns=8, random_state=None, fig=None
+    estimator, conditions, *, n_cols=8, random_state=None, fig=None
 ):
     """Samples with one row per condition and one column per fixed z.
 
@@ -392,7 +417,7 @@ def plot_conditional_grid(
     conditions : array-like
         One condition per row of the grid: class labels, or rows of
         attributes.
-    n_columns : int, default=8
+    n_cols : int, default=8
         Latent draws, one per column.
     random_state : int, RandomState instance or None, default=None
         Seeds the latent draws.
@@ -402,27 +427,28 @@ def plot_conditional_grid(
     Returns
     -------
     fig : matplotlib.figure.Figure
-        The Figure holding ``len(conditions) * n_columns`` Axes.
+        The Figure holding ``len(conditions) * n_cols`` Axes.
     """
     plt = _import_pyplot()
-    if n_columns < 1:
-        raise ValueError(f"n_columns must be at least 1; got {n_columns}.")
+    if n_cols < 1:
+        raise ValueError(f"n_cols must be at least 1; got {n_cols}.")
     conditions = np.asarray(conditions)
     n_rows = len(conditions)
     Z = check_random_state(random_state).standard_normal(
-        (n_columns, estimator.n_components_)
+        (n_cols, estimator.n_components_)
     )
     Z = np.tile(Z, (n_rows, 1))  # row r, column c: z_c under condition r
-    y = np.repeat(conditions, n_columns, axis=0)
+    y = np.repeat(conditions, n_cols, axis=0)
     images = _estimator_images(estimator, estimator.decode(Z, y), None)
     labels = [str(c) for c in conditions] if conditions.ndim == 1 else None
     fig, _ = _draw_image_grid(
-        plt, _to_display(images), n_cols=n_columns, fig=fig, row_labels=labels
+        plt, _to_display(images), n_cols=n_cols, fig=fig, row_labels=labels
     )
     return fig
 
 
-def plot_condition_swap(estimator, X, y, conditions, *, n_images=8, fig=None):
+@_renamed(n_images="n_cols")
+def plot_condition_swap(estimator, X, y, conditions, *, n_cols=8, fig=None):
     """Data encoded with their own condition, decoded under other conditions.
 
     The top row shows the data; each further row decodes their latent means
@@ -434,13 +460,13 @@ def plot_condition_swap(estimator, X, y, conditions, *, n_images=8, fig=None):
     estimator : ConditionalALI
         Fitted model.
     X : array-like
-        Data in the layout the model was fitted on; the first ``n_images``
+        Data in the layout the model was fitted on; the first ``n_cols``
         rows are shown.
     y : array-like
         Their true conditions.
     conditions : array-like
         The conditions to decode under, one row of the figure each.
-    n_images : int, default=8
+    n_cols : int, default=8
         Number of data shown (at most ``len(X)``).
     fig : matplotlib.figure.Figure or matplotlib.figure.SubFigure, default=None
         Where to draw; a new Figure is created when None.
@@ -448,12 +474,12 @@ def plot_condition_swap(estimator, X, y, conditions, *, n_images=8, fig=None):
     Returns
     -------
     fig : matplotlib.figure.Figure
-        The Figure holding ``(1 + len(conditions)) * n_images`` Axes.
+        The Figure holding ``(1 + len(conditions)) * n_cols`` Axes.
     """
     plt = _import_pyplot()
-    if n_images < 1:
-        raise ValueError(f"n_images must be at least 1; got {n_images}.")
-    X = np.asarray(X)[:n_images]
+    if n_cols < 1:
+        raise ValueError(f"n_cols must be at least 1; got {n_cols}.")
+    X = np.asarray(X)[:n_cols]
     y = np.asarray(y)[: len(X)]
     Z = estimator.encode(X, y)
     rows = [_estimator_images(estimator, X, None)]
@@ -851,8 +877,10 @@ def plot_training_curves(estimator_or_history, *, ax=None):
 
     Returns
     -------
-    fig : matplotlib.figure.Figure
-        The Figure holding the curves.
+    ax : matplotlib.axes.Axes or ndarray of Axes
+        What the curves were drawn on: ``ax`` as given (one Axes, with the
+        diagnostics on its twin; or the pair), or the new Figure's Axes, an
+        array of two when both kinds of curve are present.
 
     Raises
     ------
@@ -940,4 +968,6 @@ def plot_training_curves(estimator_or_history, *, ax=None):
         for drawn_ax in {id(a): a for a in (loss_ax, acc_ax)}.values():
             if drawn_ax.get_legend_handles_labels()[0]:
                 drawn_ax.legend(fontsize="small")
-    return (loss_ax if losses else acc_ax).figure
+    if ax is not None:
+        return ax
+    return axes[0] if axes.shape[1] > 1 else axes[0, 0]

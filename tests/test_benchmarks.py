@@ -283,11 +283,11 @@ def test_hidden_pooling_quick():
 
 def test_speed_bare_loop_batches_like_transform():
     # speed.py compares transform with a bare loop over the same batches.
-    from sklearn_ali._base import _INFERENCE_BATCH
+    from sklearn_ali._inference import INFERENCE_BATCH
 
     source = (ROOT / "benchmarks" / "speed.py").read_text()
     batch = re.search(r"^INFERENCE_BATCH = (\d+)$", source, flags=re.MULTILINE)
-    assert batch is not None and int(batch.group(1)) == _INFERENCE_BATCH
+    assert batch is not None and int(batch.group(1)) == INFERENCE_BATCH
 
 
 def test_conditional_quick_reads_the_condition_back():

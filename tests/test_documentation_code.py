@@ -188,15 +188,15 @@ sys.modules["__main__"] = main
 for document, line, code in blocks:
     exec(compile("\\n" * (line - 1) + code, document, "exec"), main.__dict__)
 import numpy as np
-from sklearn_ali._base import _BaseALI
+from sklearn_ali._base import BaseALI
 report = {}
 for name, value in vars(main).items():
     # The estimators of a fitted Pipeline instance (not of the class).
     steps = {} if isinstance(value, type) else getattr(value, "named_steps", {})
     for step, estimator in steps.items():
-        if isinstance(estimator, _BaseALI) and hasattr(estimator, "history_"):
+        if isinstance(estimator, BaseALI) and hasattr(estimator, "history_"):
             report[f"{name}.{step}"] = len(estimator.history_)
-    if isinstance(value, _BaseALI) and hasattr(value, "history_"):
+    if isinstance(value, BaseALI) and hasattr(value, "history_"):
         report[name] = len(value.history_)
     elif isinstance(value, np.ndarray) and value.dtype.kind == "f":
         report[name] = [float(value.min()), float(value.max())]

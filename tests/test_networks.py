@@ -88,13 +88,6 @@ def test_decoder_parameters_keep_sequential_names():
     assert list(decoder.state_dict()) == list(reference.state_dict())
 
 
-def test_former_module_still_resolves_pickled_classes():
-    from sklearn_ali import _networks
-
-    for name in ("Encoder", "Decoder", "JointDiscriminator", "SpectralNorm"):
-        assert getattr(_networks, name) is getattr(networks, name)
-
-
 # -- networks of one's own ------------------------------------------------------
 
 

@@ -215,7 +215,7 @@ def test_tabular_estimator_with_image_shape_or_square_features():
 def test_plot_reconstructions():
     est = FakeALI()
     X = np.arange(10 * 64, dtype=float).reshape(10, 1, 8, 8) % 17
-    fig = plot_reconstructions(est, X, n_images=6)
+    fig = plot_reconstructions(est, X, n_cols=6)
     axes = image_axes(fig)
     assert len(axes) == 12
     assert axes[0].get_ylabel() == "data"
@@ -231,10 +231,10 @@ def test_plot_reconstructions():
 
 def test_plot_reconstructions_clips_to_len_X_and_rejects_zero():
     est = FakeALI()
-    fig = plot_reconstructions(est, np.ones((3, 1, 8, 8)), n_images=8)
+    fig = plot_reconstructions(est, np.ones((3, 1, 8, 8)), n_cols=8)
     assert len(image_axes(fig)) == 6
-    with pytest.raises(ValueError, match="n_images"):
-        plot_reconstructions(est, np.ones((3, 1, 8, 8)), n_images=0)
+    with pytest.raises(ValueError, match="n_cols"):
+        plot_reconstructions(est, np.ones((3, 1, 8, 8)), n_cols=0)
 
 
 def test_plot_interpolations_single_pair():
@@ -382,8 +382,7 @@ def line_labels(ax):
 
 def test_training_curves_losses_and_accuracies():
     keys = ("d_loss", "g_loss", "recon_loss", "d_real_acc", "d_fake_acc")
-    fig = plot_training_curves(make_history(4, keys))
-    loss_ax, acc_ax = fig.axes
+    loss_ax, acc_ax = plot_training_curves(make_history(4, keys))
     assert line_labels(loss_ax) == [
         "discriminator loss",
         "generator loss",
@@ -402,8 +401,8 @@ def test_training_curves_losses_and_accuracies():
 def test_training_curves_from_estimator_without_accuracies():
     est = FakeALI()
     est.history_ = make_history(2, keys=("d_loss", "g_loss"))
-    fig = plot_training_curves(est)
-    (ax,) = fig.axes
+    ax = plot_training_curves(est)
+    assert ax.figure.axes == [ax]
     assert legend_labels(ax) == ["discriminator loss", "generator loss"]
 
 
@@ -413,8 +412,8 @@ def test_training_curves_plot_only_epochs_that_recorded_a_key():
         {"epoch": 2, "d_loss": 0.9, "g_loss": 1.5, "d_real_acc": 0.7},
         {"epoch": 3, "d_loss": 0.8, "g_loss": 1.2, "d_real_acc": 0.6},
     ]
-    fig = plot_training_curves(rows)
-    acc_line = fig.axes[1].get_lines()[0]
+    _, acc_ax = plot_training_curves(rows)
+    acc_line = acc_ax.get_lines()[0]
     np.testing.assert_array_equal(acc_line.get_xdata(), [2, 3])
     np.testing.assert_allclose(acc_line.get_ydata(), [0.7, 0.6])
 
@@ -422,7 +421,7 @@ def test_training_curves_plot_only_epochs_that_recorded_a_key():
 def test_training_curves_on_one_axes_uses_twin_axis():
     fig, ax = plt.subplots()
     returned = plot_training_curves(make_history(), ax=ax)
-    assert returned is fig
+    assert returned is ax
     assert len(fig.axes) == 2  # ax and its twin
     assert len(ax.get_lines()) == 2
     twin = fig.axes[1]
@@ -438,7 +437,7 @@ def test_training_curves_on_one_axes_uses_twin_axis():
 
 def test_training_curves_on_a_pair_of_axes():
     fig, axes = plt.subplots(1, 2)
-    assert plot_training_curves(make_history(), ax=axes) is fig
+    assert plot_training_curves(make_history(), ax=axes) is axes
     assert [len(ax.get_lines()) for ax in axes] == [2, 3]
     with pytest.raises(ValueError, match="pair"):
         plot_training_curves(make_history(), ax=[axes[0]])
@@ -510,11 +509,11 @@ def test_plots_from_fitted_ali_transformer():
     assert len(image_axes(fig)) == 16
     assert images_of(fig)[0].shape == (8, 8)
 
-    fig = plot_reconstructions(est, X, n_images=5)
+    fig = plot_reconstructions(est, X, n_cols=5)
     assert len(image_axes(fig)) == 10
 
-    fig = plot_training_curves(est)
-    labels = [label for ax in fig.axes for label in legend_labels(ax)]
+    axes = plot_training_curves(est)
+    labels = [label for ax in axes for label in legend_labels(ax)]
     assert {"discriminator loss", "generator loss"} <= set(labels)
 
 
@@ -534,7 +533,7 @@ def test_plot_conditional_grid_rows_are_conditions_columns_fixed_z(conditional):
     from sklearn_ali.plotting import plot_conditional_grid
 
     model, _, _ = conditional
-    fig = plot_conditional_grid(model, [1, 7, 9], n_columns=4, random_state=0)
+    fig = plot_conditional_grid(model, [1, 7, 9], n_cols=4, random_state=0)
     axes = image_axes(fig)
     assert len(axes) == 12
     assert [axes[i].get_ylabel() for i in (0, 4, 8)] == ["1", "7", "9"]
@@ -544,17 +543,40 @@ def test_plot_conditional_grid_rows_are_conditions_columns_fixed_z(conditional):
     shown = images_of(fig)[9]
     # the display scale is shared: compare up to an affine map
     assert np.corrcoef(shown.ravel(), expected.ravel())[0, 1] > 0.999
-    with pytest.raises(ValueError, match="n_columns"):
-        plot_conditional_grid(model, [1], n_columns=0)
+    with pytest.raises(ValueError, match="n_cols"):
+        plot_conditional_grid(model, [1], n_cols=0)
 
 
 def test_plot_condition_swap_decodes_codes_under_each_condition(conditional):
     from sklearn_ali.plotting import plot_condition_swap
 
     model, X, y = conditional
-    fig = plot_condition_swap(model, X, y, [0, 5], n_images=3)
+    fig = plot_condition_swap(model, X, y, [0, 5], n_cols=3)
     axes = image_axes(fig)
     assert len(axes) == 9
     assert [axes[i].get_ylabel() for i in (0, 3, 6)] == ["data", "as 0", "as 5"]
     expected = model.decode(model.encode(X[:3], y[:3]), 5)[2, 0]
     assert np.corrcoef(images_of(fig)[8].ravel(), expected.ravel())[0, 1] > 0.999
+
+
+@pytest.mark.parametrize(
+    ("func", "old"),
+    [
+        (plot_reconstructions, "n_images"),
+        (plotting.plot_conditional_grid, "n_columns"),
+        (plotting.plot_condition_swap, "n_images"),
+    ],
+)
+def test_old_column_names_are_refused_naming_the_new_one(func, old):
+    with pytest.raises(TypeError, match=rf"takes n_cols= where it took {old}="):
+        func(FakeALI(), np.zeros((2, 1, 8, 8)), **{old: 4})
+
+
+def test_training_curves_of_the_hinge_game_show_its_margins():
+    keys = ("d_loss", "g_loss", "d_real_in_margin", "d_fake_in_margin")
+    loss_ax, margin_ax = plot_training_curves(make_history(3, keys))
+    assert legend_labels(margin_ax) == [
+        "encoder pairs inside D's margin (score < 1)",
+        "decoder pairs inside D's margin (score > -1)",
+    ]  # no "chance" line: the margins have no balance value
+    assert margin_ax.get_ylabel() == "share of pairs inside the margin"

@@ -17,7 +17,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.svm import LinearSVC
 
 from sklearn_ali import ALITransformer
-from sklearn_ali import _base as base_module
+from sklearn_ali import _inference as inference_module
 from sklearn_ali.networks import build_conv, build_mlp, build_svhn
 
 # -- shapes and architectures ----------------------------------------------
@@ -510,7 +510,7 @@ def test_transform_is_per_sample_and_batched(monkeypatch, digits_images, tiny):
     seen = []
     first_block = ali.encoder_.blocks[0]
     first_block.register_forward_hook(lambda m, i, o: seen.append(len(i[0])))
-    monkeypatch.setattr(base_module, "_INFERENCE_BATCH", 64)
+    monkeypatch.setattr(inference_module, "INFERENCE_BATCH", 64)
     np.testing.assert_allclose(ali.transform(digits_images), full, rtol=1e-5)
     assert seen == [64, 64, 64, 8]
 
@@ -906,3 +906,15 @@ def test_networks_too_large_for_memory_are_named(digits_flat, tiny):
     with pytest.raises(ValueError, match="do not fit in memory"):
         ali.fit(digits_flat)
     assert not hasattr(ali, "net_")
+
+
+def test_network_input_is_what_the_encoder_reads(digits_images, tiny):
+    ali = ALITransformer(random_state=0, **tiny).fit(digits_images)
+    x = ali.network_input(digits_images)
+    assert x.dtype == torch.float32 and x.shape == (len(digits_images), 1, 8, 8)
+    assert float(x.min()) >= 0 and float(x.max()) <= 1  # pixels scaled to [0, 1]
+    with torch.inference_mode():
+        mu = ali.encoder_.mean(x).numpy()
+    np.testing.assert_allclose(mu, ali.encode(digits_images), rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="fitted on images"):
+        ali.network_input(digits_images.reshape(len(digits_images), -1))

@@ -13,9 +13,9 @@ _cap = os.environ.get("SKLEARN_ALI_DOCS_MAX_EPOCHS")
 if _cap:
     from sklearn_ali import _base
 
-    _train = _base._BaseALI._train
+    _train = _base.BaseALI._train
 
     def _capped_train(self, net, data, epochs):
         return _train(self, net, data, min(epochs, int(_cap)))
 
-    _base._BaseALI._train = _capped_train
+    _base.BaseALI._train = _capped_train
