@@ -59,9 +59,11 @@ from ._batches import (
     random_batches,
 )
 from ._scaling import scale_batch
-from .objectives import ALI
+from .objectives import ALI, LOSS_DIAGNOSTICS
 
 PLAYERS = ("generators", "discriminator")
+# The losses of the two players, as the history names them.
+PLAYER_LOSSES = tuple(LOSS_DIAGNOSTICS)[:2]
 
 
 class TrainingDivergedError(RuntimeError):
@@ -164,9 +166,7 @@ class DivergenceGuard(Callback):
 
     def on_epoch_end(self, net, **kwargs):
         row = net.history[-1]
-        losses_finite = all(
-            math.isfinite(row.get(key, 0.0)) for key in ("d_loss", "g_loss")
-        )
+        losses_finite = all(math.isfinite(row.get(key, 0.0)) for key in PLAYER_LOSSES)
         if losses_finite and self._state_is_finite(net):
             self._snapshot(net, completed=row["epoch"])
             return
@@ -181,7 +181,7 @@ class DivergenceGuard(Callback):
         what = "loss" if not losses_finite else "weights or optimizer state"
         raise TrainingDivergedError(
             f"ALI training diverged: non-finite {what} at epoch {row['epoch']} "
-            f"(d_loss={row.get('d_loss')}, g_loss={row.get('g_loss')}). The "
+            f"({', '.join(f'{key}={row.get(key)}' for key in PLAYER_LOSSES)}). The "
             f"weights {kept}, the last finite ones, were restored, with their "
             "optimizer state. Try a smaller learning_rate, or keep "
             "spectral_norm=True; conditions given as attributes (ConditionalALI) "
@@ -208,7 +208,7 @@ class FitProgressBar(Callback):
     latest batch's losses.
     """
 
-    def __init__(self, keys=("d_loss", "g_loss", "recon_loss", "valid_loss")):
+    def __init__(self, keys=(*LOSS_DIAGNOSTICS, "valid_loss")):
         self.keys = keys
 
     def on_train_begin(self, net, **kwargs):

@@ -127,7 +127,8 @@ HINGE = AdversarialLoss(
 
 LOSSES = MappingProxyType({loss.name: loss for loss in (NON_SATURATING, HINGE)})
 
-#: The losses every game records, by name, and what they are (for plots).
+#: The players' losses every game records, by name, and what they are (for
+#: plots): the discriminator's, the generators', and the cycle term.
 LOSS_DIAGNOSTICS = MappingProxyType(
     {
         "d_loss": "discriminator loss",
@@ -135,6 +136,7 @@ LOSS_DIAGNOSTICS = MappingProxyType(
         "recon_loss": "reconstruction loss",
     }
 )
+_D_LOSS, _G_LOSS, _CYCLE_LOSS = LOSS_DIAGNOSTICS
 
 
 def _adversarial_loss(name):
@@ -205,10 +207,10 @@ class Game:
         """Names of the per-batch diagnostics ``losses`` returns, in order."""
         loss = _adversarial_loss(self.resolve_options(**options)["loss"])
         return (
-            "d_loss",
-            "g_loss",
+            _D_LOSS,
+            _G_LOSS,
             *loss.diagnostics,
-            "recon_loss",
+            _CYCLE_LOSS,
             *self.extra_diagnostics,
         )
 

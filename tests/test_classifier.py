@@ -288,7 +288,8 @@ def test_objective_is_the_k_plus_one_class_cross_entropy():
     torch.testing.assert_close(diag[-1], class_loss)
 
 
-def test_it_learns_digits_from_100_labels():
+@pytest.mark.parametrize("loss", ["non_saturating", "hinge"])
+def test_it_learns_digits_from_100_labels(loss):
     """A few seconds of training beat the same networks untrained by far."""
     data = load_digits()
     rng = np.random.RandomState(0)
@@ -296,7 +297,7 @@ def test_it_learns_digits_from_100_labels():
     test, pool = order[:400], order[400:]
     X = data.images[:, None]  # (1797, 1, 8, 8)
     y = semi_labels(data.target[pool], 100)  # 100 labels, 1,297 unlabelled
-    clf = ALIClassifier(max_epochs=10, random_state=0)
+    clf = ALIClassifier(max_epochs=10, loss=loss, random_state=0)
     # The same networks, seed and batches with weights that cannot move: an
     # honest "at initialisation" (max_epochs=0 does not exist).
     untrained = clone(clf).set_params(max_epochs=1, learning_rate=1e-30)
