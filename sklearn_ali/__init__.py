@@ -1,9 +1,10 @@
 """sklearn-ali: Adversarially Learned Inference as scikit-learn estimators."""
 
 from . import io, networks, objectives
+from ._callbacks import TrainingDivergedError
 from ._classifier import ALIClassifier
 from ._conditional import ConditionalALI
-from ._training import ALIModule, ALINet, TrainingDivergedError
+from ._training import ALIModule, ALINet
 from ._transformer import ALITransformer
 from ._version import __version__
 

@@ -23,12 +23,13 @@ from skorch.dataset import ValidSplit
 
 from . import _distributed
 from ._batches import RowBatches
+from ._callbacks import FitProgressBar, TrainingDivergedError
 from ._checks import ChecksMixin, structure_value
 from ._devices import SEED_BOUND, rank_seed, resolve_device, seeded_torch
 from ._inference import FEATURES, InferenceMixin
 from ._scaling import check_scaled_range, fit_scaling
 from ._state import PersistenceMixin
-from ._training import ALIModule, ALINet, FitProgressBar, TrainingDivergedError
+from ._training import ALIModule, ALINet
 from ._version import __version__
 from .networks import ARCHITECTURES, check_networks
 from .objectives import ALI, LOSSES

@@ -5,7 +5,8 @@ A dataset (:class:`RowBatches`) is indexed by whole batches; samplers
 lists, each rank its share under data-parallel training; the batches are
 read on the host (a DataLoader, or :class:`ReadAhead` for a GPU) or gathered
 on the device from a resident copy of the data (:class:`ResidentBatches`).
-:class:`LabelledHoldOut` is the semi-supervised game's validation split.
+:class:`LabelledHoldOut` is the semi-supervised game's validation split,
+and :class:`NetBatchesMixin` is the part of ALINet that puts these together.
 """
 
 import math
@@ -14,6 +15,7 @@ import threading
 
 import numpy as np
 import torch
+from torch.utils.data import BatchSampler, DataLoader, SequentialSampler
 
 from ._scaling import read_rows, to_torch_rows
 
@@ -315,3 +317,93 @@ class WithPrior:
     def __iter__(self):
         for batch in self.batches:
             yield (*batch, self.n_prior)
+
+
+class NetBatchesMixin:
+    """ALINet's data path: an epoch's batches, drawn by the game's sampler and
+    read whole, on the host or from a copy of the data on the device."""
+
+    def get_iterator(self, dataset, training=False):
+        # Replaced, not extended: skorch's builds a DataLoader per epoch that
+        # collates rows one by one; here an epoch's batches come from the
+        # game's sampler and are read whole (see _batches). The
+        # iterator_train__*/iterator_valid__* settings that skorch's version
+        # would pass to the DataLoader are refused, not silently dropped.
+        ignored = sorted(
+            key
+            for key in vars(self)
+            if key.startswith(("iterator_train__", "iterator_valid__"))
+        )
+        if ignored:
+            raise ValueError(
+                f"ALINet draws and reads its batches itself, so {ignored} would "
+                "have no effect: batch_size sets the batch size, and the order "
+                "of training batches is the game's (seeded by random_state)."
+            )
+        sampler = self._batch_sampler(dataset, training)
+        batches = self._batches(dataset, sampler)
+        n_prior = getattr(sampler, "n_prior", None)
+        return batches if n_prior is None else WithPrior(batches, n_prior)
+
+    def _batch_sampler(self, dataset, training):
+        """Index lists of the batches of an epoch.
+
+        drop_last in training: a trailing batch of one sample breaks batch
+        norm. Held-out rows are scored whole on every rank (the same weights
+        give the same valid_loss everywhere).
+        """
+        batch_size = min(self.batch_size, len(dataset))
+        if training:
+            make = self.game.sampler or random_batches
+            return make(dataset, batch_size, self._batch_generator, self._shard)
+        return BatchSampler(SequentialSampler(dataset), batch_size, False)
+
+    def _batches(self, dataset, sampler):
+        """The batches of ``dataset`` in ``sampler``'s order, each one read.
+
+        Gathered on the device from a resident copy of the data (see
+        ``data_on_device``), or read on the host (RowBatches: one read per
+        batch): pinned and read ahead for a GPU.
+        """
+        resident = self._resident_data(dataset)
+        if resident is not None:
+            return ResidentBatches(*resident, sampler)
+        if str(self.device).startswith("cuda"):
+            return ReadAhead(dataset, sampler)
+        return DataLoader(dataset, sampler=sampler, batch_size=None)
+
+    def _resident_data(self, dataset):
+        """(x, y, rows) on the device for ``dataset``, or None to read on the host.
+
+        x and y are the whole of a RowBatches' data, copied to the device
+        once a fit_loop in chunks of rows (a memmap is not copied whole on
+        the host); rows maps a Subset's positions to x's.
+        """
+        base, rows = dataset, None
+        if isinstance(dataset, torch.utils.data.Subset):
+            base, rows = dataset.dataset, dataset.indices
+        if not isinstance(base, RowBatches) or not self._keeps_on_device(base):
+            return None
+        cached = vars(self).get("_resident")
+        if cached is None or cached[0] is not base:
+            x = copy_rows_to(base.X, self.device)
+            if base.shape is not None:
+                x = x.reshape(len(x), *base.shape)
+            y = None if base.y is None else base.y.to(self.device)
+            cached = vars(self)["_resident"] = (base, x, y)
+        if rows is not None:
+            rows = torch.as_tensor(rows, device=self.device)
+        return cached[1], cached[2], rows
+
+    def _keeps_on_device(self, dataset):
+        if self.data_on_device != "auto":
+            return bool(self.data_on_device)
+        device = torch.device(self.device)
+        X = dataset.X
+        if device.type != "cuda" or not (
+            isinstance(X, np.ndarray) or torch.is_tensor(X)
+        ):
+            return False
+        nbytes = X.nbytes + (0 if dataset.y is None else dataset.y.nbytes)
+        free, _ = torch.cuda.mem_get_info(device)
+        return nbytes <= free // 4

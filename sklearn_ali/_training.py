@@ -26,48 +26,44 @@ points (``docs/user/customization.rst``):
 
 Three skorch methods are replaced rather than extended, each for a reason
 given where it is: ``get_iterator`` (batches are read whole, or gathered on
-the device), ``fit_loop`` (data-parallel set-up around skorch's loop) and
-``run_single_epoch`` (no host synchronisation per batch on a GPU).
+the device; in ``sklearn_ali._batches``), ``fit_loop`` (data-parallel set-up
+around skorch's loop) and ``run_single_epoch`` (no host synchronisation per
+batch on a GPU).
 """
 
 import gc
-import math
 import warnings
 from collections import defaultdict
 from functools import partial
 
-import numpy as np
 import torch
 from skorch import NeuralNet
 from skorch.callbacks import (
-    Callback,
     EarlyStopping,
     EpochTimer,
     PassthroughScoring,
     PrintLog,
 )
 from skorch.utils import to_tensor
-from torch.utils.data import BatchSampler, DataLoader, SequentialSampler
 
 from . import _distributed
-from ._batches import (
-    ReadAhead,
-    ResidentBatches,
-    RowBatches,
-    WithPrior,
-    copy_rows_to,
-    random_batches,
-)
+from ._batches import NetBatchesMixin
+from ._callbacks import DivergenceGuard, EpochMeans
 from ._scaling import scale_batch
-from .objectives import ALI, LOSS_DIAGNOSTICS
+from .objectives import ALI
 
 PLAYERS = ("generators", "discriminator")
-# The losses of the two players, as the history names them.
-PLAYER_LOSSES = tuple(LOSS_DIAGNOSTICS)[:2]
 
 
-class TrainingDivergedError(RuntimeError):
-    """Raised when ALI's losses or weights become NaN or infinite during ``fit``."""
+def _cpu_copy(state):
+    """A detached CPU copy of a (nested) state dict."""
+    if torch.is_tensor(state):
+        return state.detach().to("cpu", copy=True)
+    if isinstance(state, dict):
+        return {k: _cpu_copy(v) for k, v in state.items()}
+    if isinstance(state, list):
+        return [_cpu_copy(v) for v in state]
+    return state
 
 
 class ALIModule(torch.nn.Module):
@@ -98,154 +94,6 @@ class ALIModule(torch.nn.Module):
         ]
 
 
-class _EpochMeans(Callback):
-    """Records each epoch's batch-size-weighted mean of every batch quantity."""
-
-    def on_epoch_end(self, net, **kwargs):
-        batches = [b for b in net.history[-1, "batches"] if "train_batch_size" in b]
-        sizes = [b["train_batch_size"] for b in batches]
-        for key in net.batch_keys:
-            if batches and key in batches[0]:
-                total = sum(b[key] * n for b, n in zip(batches, sizes))
-                net.history.record(key, total / sum(sizes))
-
-
-def _all_finite(tensors):
-    return all(bool(torch.isfinite(t).all()) for t in tensors if t.is_floating_point())
-
-
-def _cpu_copy(state):
-    """A detached CPU copy of a (nested) state dict."""
-    if torch.is_tensor(state):
-        return state.detach().to("cpu", copy=True)
-    if isinstance(state, dict):
-        return {k: _cpu_copy(v) for k, v in state.items()}
-    if isinstance(state, list):
-        return [_cpu_copy(v) for v in state]
-    return state
-
-
-def _tensors(state):
-    if torch.is_tensor(state):
-        yield state
-    elif isinstance(state, dict):
-        for v in state.values():
-            yield from _tensors(v)
-    elif isinstance(state, list):
-        for v in state:
-            yield from _tensors(v)
-
-
-class DivergenceGuard(Callback):
-    """Stops training on a non-finite loss or weight; restores the last good state.
-
-    A snapshot of the networks (weights and buffers) and of the optimizer
-    (Adam's moments) is taken at the start and after every epoch whose
-    losses, weights, buffers and optimizer state are all finite. A finite loss
-    alone is not enough: the losses of an epoch are computed before its last
-    step, which can overflow the weights.
-    """
-
-    def on_train_begin(self, net, **kwargs):
-        self.snapshot_ = None
-        self.pending_ = True
-
-    def on_epoch_begin(self, net, **kwargs):
-        # Taken here, not at train begin: callbacks such as LoadInitState
-        # change the weights in their own on_train_begin.
-        if self.pending_:
-            self.pending_ = False
-            if self._state_is_finite(net):  # a broken warm start keeps None
-                # The new epoch's row exists already; it is not completed.
-                self._snapshot(net, completed=len(net.history) - 1)
-
-    def on_train_end(self, net, **kwargs):
-        # The copies served only during training; a pickled model need not
-        # carry them.
-        self.snapshot_ = None
-
-    def on_epoch_end(self, net, **kwargs):
-        row = net.history[-1]
-        losses_finite = all(math.isfinite(row.get(key, 0.0)) for key in PLAYER_LOSSES)
-        if losses_finite and self._state_is_finite(net):
-            self._snapshot(net, completed=row["epoch"])
-            return
-        snapshot, self.snapshot_ = self.snapshot_, None
-        if snapshot is None:
-            raise TrainingDivergedError(
-                f"ALI training diverged at epoch {row['epoch']} and no finite "
-                "weights were left to restore."
-            )
-        net.restore(snapshot)
-        kept = f"after epoch {self.epoch_}" if self.epoch_ else "of initialisation"
-        what = "loss" if not losses_finite else "weights or optimizer state"
-        raise TrainingDivergedError(
-            f"ALI training diverged: non-finite {what} at epoch {row['epoch']} "
-            f"({', '.join(f'{key}={row.get(key)}' for key in PLAYER_LOSSES)}). The "
-            f"weights {kept}, the last finite ones, were restored, with their "
-            "optimizer state. Try a smaller learning_rate, or keep "
-            "spectral_norm=True; conditions given as attributes (ConditionalALI) "
-            "enter the networks unscaled, so bring large ones to a moderate "
-            "scale."
-        )
-
-    @staticmethod
-    def _state_is_finite(net):
-        return _all_finite(net.module_.state_dict().values()) and _all_finite(
-            _tensors(net.optimizer_.state_dict()["state"])
-        )
-
-    def _snapshot(self, net, completed):
-        self.epoch_ = completed
-        self.snapshot_ = net.snapshot()
-
-
-class FitProgressBar(Callback):
-    """One progress bar over the whole fit, carrying the current losses.
-
-    skorch's ``ProgressBar`` draws a bar per epoch; a fit of many short
-    epochs reads better as one bar whose postfix shows the epoch and the
-    latest batch's losses.
-    """
-
-    def __init__(self, keys=(*LOSS_DIAGNOSTICS, "valid_loss")):
-        self.keys = keys
-
-    def on_train_begin(self, net, **kwargs):
-        self.pbar_ = None
-
-    def on_epoch_begin(self, net, dataset_train=None, **kwargs):
-        import tqdm
-
-        if self.pbar_ is not None:
-            return
-        # Sized from the training split, which excludes held-out rows.
-        n = len(dataset_train)
-        per_epoch = n // max(1, min(net.batch_size, n))
-        epochs = getattr(net, "epochs_planned_", net.max_epochs)
-        self.pbar_ = tqdm.tqdm(total=epochs * per_epoch, unit="batch", leave=True)
-
-    def on_batch_end(self, net, training=False, **kwargs):
-        if not training:
-            return
-        row = net.history[-1, "batches", -1]
-        postfix = {"epoch": len(net.history)}
-        postfix.update({k: row[k] for k in self.keys if k in row})
-        if len(net.history) > 1 and "valid_loss" in net.history[-2]:
-            postfix["valid_loss"] = net.history[-2, "valid_loss"]
-        self.pbar_.set_postfix(postfix, refresh=False)
-        self.pbar_.update()
-
-    def on_train_end(self, net, **kwargs):
-        if self.pbar_ is not None:
-            self.pbar_.close()
-
-    def __getstate__(self):
-        state = self.__dict__.copy()
-        state.pop("pbar_", None)
-        return state
-
-
 def _discriminator_setter(net, param, value):
     """``optimizer_d__<key>=value`` sets ``key`` in D's parameter groups."""
     key = param[len("optimizer_d__") :]
@@ -254,7 +102,7 @@ def _discriminator_setter(net, param, value):
             group[key] = value
 
 
-class ALINet(NeuralNet):
+class ALINet(NetBatchesMixin, NeuralNet):
     """skorch net training ALI's encoder, decoder and joint discriminator.
 
     Parameters
@@ -370,7 +218,7 @@ class ALINet(NeuralNet):
             ("epoch_timer", EpochTimer()),
             ("train_loss", PassthroughScoring(name="train_loss", on_train=True)),
             ("valid_loss", PassthroughScoring(name="valid_loss")),
-            ("epoch_means", _EpochMeans()),
+            ("epoch_means", EpochMeans()),
             ("divergence_guard", DivergenceGuard()),
             (
                 "print_log",
@@ -420,91 +268,6 @@ class ALINet(NeuralNet):
         # (skorch would otherwise look for a module or criterion "game").
         self._register_virtual_param("game__*")
         return self
-
-    def get_iterator(self, dataset, training=False):
-        # Replaced, not extended: skorch's builds a DataLoader per epoch that
-        # collates rows one by one; here an epoch's batches come from the
-        # game's sampler and are read whole (see _batches). The
-        # iterator_train__*/iterator_valid__* settings that skorch's version
-        # would pass to the DataLoader are refused, not silently dropped.
-        ignored = sorted(
-            key
-            for key in vars(self)
-            if key.startswith(("iterator_train__", "iterator_valid__"))
-        )
-        if ignored:
-            raise ValueError(
-                f"ALINet draws and reads its batches itself, so {ignored} would "
-                "have no effect: batch_size sets the batch size, and the order "
-                "of training batches is the game's (seeded by random_state)."
-            )
-        sampler = self._batch_sampler(dataset, training)
-        batches = self._batches(dataset, sampler)
-        n_prior = getattr(sampler, "n_prior", None)
-        return batches if n_prior is None else WithPrior(batches, n_prior)
-
-    def _batch_sampler(self, dataset, training):
-        """Index lists of the batches of an epoch.
-
-        drop_last in training: a trailing batch of one sample breaks batch
-        norm. Held-out rows are scored whole on every rank (the same weights
-        give the same valid_loss everywhere).
-        """
-        batch_size = min(self.batch_size, len(dataset))
-        if training:
-            make = self.game.sampler or random_batches
-            return make(dataset, batch_size, self._batch_generator, self._shard)
-        return BatchSampler(SequentialSampler(dataset), batch_size, False)
-
-    def _batches(self, dataset, sampler):
-        """The batches of ``dataset`` in ``sampler``'s order, each one read.
-
-        Gathered on the device from a resident copy of the data (see
-        ``data_on_device``), or read on the host (RowBatches: one read per
-        batch): pinned and read ahead for a GPU.
-        """
-        resident = self._resident_data(dataset)
-        if resident is not None:
-            return ResidentBatches(*resident, sampler)
-        if str(self.device).startswith("cuda"):
-            return ReadAhead(dataset, sampler)
-        return DataLoader(dataset, sampler=sampler, batch_size=None)
-
-    def _resident_data(self, dataset):
-        """(x, y, rows) on the device for ``dataset``, or None to read on the host.
-
-        x and y are the whole of a RowBatches' data, copied to the device
-        once a fit_loop in chunks of rows (a memmap is not copied whole on
-        the host); rows maps a Subset's positions to x's.
-        """
-        base, rows = dataset, None
-        if isinstance(dataset, torch.utils.data.Subset):
-            base, rows = dataset.dataset, dataset.indices
-        if not isinstance(base, RowBatches) or not self._keeps_on_device(base):
-            return None
-        cached = vars(self).get("_resident")
-        if cached is None or cached[0] is not base:
-            x = copy_rows_to(base.X, self.device)
-            if base.shape is not None:
-                x = x.reshape(len(x), *base.shape)
-            y = None if base.y is None else base.y.to(self.device)
-            cached = vars(self)["_resident"] = (base, x, y)
-        if rows is not None:
-            rows = torch.as_tensor(rows, device=self.device)
-        return cached[1], cached[2], rows
-
-    def _keeps_on_device(self, dataset):
-        if self.data_on_device != "auto":
-            return bool(self.data_on_device)
-        device = torch.device(self.device)
-        X = dataset.X
-        if device.type != "cuda" or not (
-            isinstance(X, np.ndarray) or torch.is_tensor(X)
-        ):
-            return False
-        nbytes = X.nbytes + (0 if dataset.y is None else dataset.y.nbytes)
-        free, _ = torch.cuda.mem_get_info(device)
-        return nbytes <= free // 4
 
     # Single process: batch order from torch's global RNG and all of each
     # batch; data-parallel: set for each fit_loop (see _begin_data_parallel).

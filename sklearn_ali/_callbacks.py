@@ -1,0 +1,158 @@
+"""The callbacks every ALINet runs: epoch means, the divergence guard, the bar.
+
+skorch callbacks, as skorch users write them: ``EpochMeans`` records each
+epoch's mean of every diagnostic of the game, ``DivergenceGuard`` stops a fit
+whose losses or weights stop being finite and restores the last finite
+state, ``FitProgressBar`` is ``verbose=1``'s one bar over the whole fit.
+"""
+
+import math
+
+import torch
+from skorch.callbacks import Callback
+
+from .objectives import LOSS_DIAGNOSTICS
+
+# The losses of the two players, as the history names them.
+PLAYER_LOSSES = tuple(LOSS_DIAGNOSTICS)[:2]
+
+
+class TrainingDivergedError(RuntimeError):
+    """Raised when ALI's losses or weights become NaN or infinite during ``fit``."""
+
+
+class EpochMeans(Callback):
+    """Records each epoch's batch-size-weighted mean of every batch quantity."""
+
+    def on_epoch_end(self, net, **kwargs):
+        batches = [b for b in net.history[-1, "batches"] if "train_batch_size" in b]
+        sizes = [b["train_batch_size"] for b in batches]
+        for key in net.batch_keys:
+            if batches and key in batches[0]:
+                total = sum(b[key] * n for b, n in zip(batches, sizes))
+                net.history.record(key, total / sum(sizes))
+
+
+def _all_finite(tensors):
+    return all(bool(torch.isfinite(t).all()) for t in tensors if t.is_floating_point())
+
+
+def _tensors(state):
+    if torch.is_tensor(state):
+        yield state
+    elif isinstance(state, dict):
+        for v in state.values():
+            yield from _tensors(v)
+    elif isinstance(state, list):
+        for v in state:
+            yield from _tensors(v)
+
+
+class DivergenceGuard(Callback):
+    """Stops training on a non-finite loss or weight; restores the last good state.
+
+    A snapshot of the networks (weights and buffers) and of the optimizer
+    (Adam's moments) is taken at the start and after every epoch whose
+    losses, weights, buffers and optimizer state are all finite. A finite loss
+    alone is not enough: the losses of an epoch are computed before its last
+    step, which can overflow the weights.
+    """
+
+    def on_train_begin(self, net, **kwargs):
+        self.snapshot_ = None
+        self.pending_ = True
+
+    def on_epoch_begin(self, net, **kwargs):
+        # Taken here, not at train begin: callbacks such as LoadInitState
+        # change the weights in their own on_train_begin.
+        if self.pending_:
+            self.pending_ = False
+            if self._state_is_finite(net):  # a broken warm start keeps None
+                # The new epoch's row exists already; it is not completed.
+                self._snapshot(net, completed=len(net.history) - 1)
+
+    def on_train_end(self, net, **kwargs):
+        # The copies served only during training; a pickled model need not
+        # carry them.
+        self.snapshot_ = None
+
+    def on_epoch_end(self, net, **kwargs):
+        row = net.history[-1]
+        losses_finite = all(math.isfinite(row.get(key, 0.0)) for key in PLAYER_LOSSES)
+        if losses_finite and self._state_is_finite(net):
+            self._snapshot(net, completed=row["epoch"])
+            return
+        snapshot, self.snapshot_ = self.snapshot_, None
+        if snapshot is None:
+            raise TrainingDivergedError(
+                f"ALI training diverged at epoch {row['epoch']} and no finite "
+                "weights were left to restore."
+            )
+        net.restore(snapshot)
+        kept = f"after epoch {self.epoch_}" if self.epoch_ else "of initialisation"
+        what = "loss" if not losses_finite else "weights or optimizer state"
+        raise TrainingDivergedError(
+            f"ALI training diverged: non-finite {what} at epoch {row['epoch']} "
+            f"({', '.join(f'{key}={row.get(key)}' for key in PLAYER_LOSSES)}). The "
+            f"weights {kept}, the last finite ones, were restored, with their "
+            "optimizer state. Try a smaller learning_rate, or keep "
+            "spectral_norm=True; conditions given as attributes (ConditionalALI) "
+            "enter the networks unscaled, so bring large ones to a moderate "
+            "scale."
+        )
+
+    @staticmethod
+    def _state_is_finite(net):
+        return _all_finite(net.module_.state_dict().values()) and _all_finite(
+            _tensors(net.optimizer_.state_dict()["state"])
+        )
+
+    def _snapshot(self, net, completed):
+        self.epoch_ = completed
+        self.snapshot_ = net.snapshot()
+
+
+class FitProgressBar(Callback):
+    """One progress bar over the whole fit, carrying the current losses.
+
+    skorch's ``ProgressBar`` draws a bar per epoch; a fit of many short
+    epochs reads better as one bar whose postfix shows the epoch and the
+    latest batch's losses.
+    """
+
+    def __init__(self, keys=(*LOSS_DIAGNOSTICS, "valid_loss")):
+        self.keys = keys
+
+    def on_train_begin(self, net, **kwargs):
+        self.pbar_ = None
+
+    def on_epoch_begin(self, net, dataset_train=None, **kwargs):
+        import tqdm
+
+        if self.pbar_ is not None:
+            return
+        # Sized from the training split, which excludes held-out rows.
+        n = len(dataset_train)
+        per_epoch = n // max(1, min(net.batch_size, n))
+        epochs = getattr(net, "epochs_planned_", net.max_epochs)
+        self.pbar_ = tqdm.tqdm(total=epochs * per_epoch, unit="batch", leave=True)
+
+    def on_batch_end(self, net, training=False, **kwargs):
+        if not training:
+            return
+        row = net.history[-1, "batches", -1]
+        postfix = {"epoch": len(net.history)}
+        postfix.update({k: row[k] for k in self.keys if k in row})
+        if len(net.history) > 1 and "valid_loss" in net.history[-2]:
+            postfix["valid_loss"] = net.history[-2, "valid_loss"]
+        self.pbar_.set_postfix(postfix, refresh=False)
+        self.pbar_.update()
+
+    def on_train_end(self, net, **kwargs):
+        if self.pbar_ is not None:
+            self.pbar_.close()
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state.pop("pbar_", None)
+        return state
