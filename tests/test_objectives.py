@@ -6,6 +6,7 @@ import torch
 from sklearn.base import clone
 from sklearn.datasets import load_digits
 from sklearn.utils._param_validation import InvalidParameterError
+from test_classifier import _Fixed
 
 from sklearn_ali import ALIClassifier, ALITransformer, ConditionalALI, io
 from sklearn_ali.objectives import (
@@ -19,20 +20,6 @@ from sklearn_ali.objectives import (
 )
 
 HINGE_KEYS = ("d_real_in_margin", "d_fake_in_margin")
-
-
-class _Fixed(torch.nn.Module):
-    """A stand-in network whose output is a fixed tensor."""
-
-    def __init__(self, out):
-        super().__init__()
-        self.out = out
-
-    def forward(self, *args):
-        return self.out
-
-    def sample(self, x):
-        return self.out, self.out
 
 
 def _losses(scores, loss, reconstruction_weight=0.0):

@@ -20,6 +20,7 @@ from skorch.callbacks import (
     LoadInitState,
     LRScheduler,
 )
+from test_training import _net
 from torch.optim.lr_scheduler import StepLR
 
 from sklearn_ali import ALITransformer
@@ -401,28 +402,13 @@ def test_progress_bar_counts_training_batches_only(capsys, digits_flat, tiny):
 # -- what ALINet replaces of skorch, and skorch's side of it ----------------
 
 
-def _tiny_net(**kwargs):
-    from sklearn_ali import ALIModule, ALINet
-    from sklearn_ali.networks import build_mlp
-
-    torch.manual_seed(0)
-    return ALINet(
-        ALIModule(*build_mlp(6, 2, (8,))),
-        n_components=2,
-        max_epochs=1,
-        batch_size=10,
-        verbose=0,
-        **kwargs,
-    )
-
-
 @pytest.mark.parametrize(
     "key", ["iterator_train__shuffle", "iterator_valid__num_workers"]
 )
 def test_iterator_settings_are_refused_not_dropped(key):
     from skorch.dataset import Dataset
 
-    net = _tiny_net(**{key: True})
+    net = _net(**{key: True})
     with pytest.raises(ValueError, match=rf"\['{key}'\] would have no effect"):
         net.fit(Dataset(np.zeros((20, 6), np.float32)), None)
 
@@ -430,7 +416,7 @@ def test_iterator_settings_are_refused_not_dropped(key):
 def test_game_options_are_settable_on_an_initialised_net():
     from sklearn_ali._batches import RowBatches
 
-    net = _tiny_net(game__reconstruction_weight=1.0).initialize()
+    net = _net(game__reconstruction_weight=1.0).initialize()
     assert net.game_options == {"loss": "non_saturating", "reconstruction_weight": 1.0}
     net.set_params(game__loss="hinge")  # no re-initialisation, no error
     assert net.batch_keys[2:4] == ("d_real_in_margin", "d_fake_in_margin")
