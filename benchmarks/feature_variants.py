@@ -41,6 +41,7 @@ from sklearn_ali.objectives import (
     Game,
     ali_losses,
     ali_validation_loss,
+    game_diagnostics,
     reconstruction_error,
 )
 
@@ -147,12 +148,8 @@ def _unary_losses(
     recon = reconstruction_error(decoder(z_q), x)
     g_loss = g_loss + reconstruction_weight * recon
     d_q, d_p = scores[0].float().split([n, n])
-    diagnostics = torch.cat(
-        [
-            torch.stack([d_loss.detach(), g_loss.detach()]),
-            adversarial.measure(d_q, d_p),
-            recon.detach().reshape(1),
-        ]
+    diagnostics = game_diagnostics(
+        adversarial, d_loss, g_loss, d_q, d_p, recon, z_q, z_prior
     )
     return d_loss, g_loss, diagnostics
 

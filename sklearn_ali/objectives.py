@@ -26,6 +26,7 @@ __all__ = [
     "ALI",
     "CONDITIONAL",
     "HINGE",
+    "LATENT_DIAGNOSTIC",
     "LOSSES",
     "LOSS_DIAGNOSTICS",
     "NON_SATURATING",
@@ -37,6 +38,8 @@ __all__ = [
     "class_logits",
     "conditional_losses",
     "conditional_validation_loss",
+    "game_diagnostics",
+    "latent_mmd",
     "reconstruction_error",
     "semi_supervised_losses",
     "semi_supervised_validation_loss",
@@ -138,6 +141,10 @@ LOSS_DIAGNOSTICS = MappingProxyType(
 )
 _D_LOSS, _G_LOSS, _CYCLE_LOSS = LOSS_DIAGNOSTICS
 
+#: The two-sample statistic of the latent space every game records, and what
+#: it is (for plots): :func:`latent_mmd` of E(x) against prior draws.
+LATENT_DIAGNOSTIC = ("latent_mmd", "MMD² of E(x) against the prior N(0, I)")
+
 
 def _adversarial_loss(name):
     try:
@@ -169,7 +176,7 @@ class Game:
         after ``x``.
     extra_diagnostics : tuple of str
         Names of the diagnostics after ALI's (the adversarial loss's, then
-        ``recon_loss``).
+        ``recon_loss`` and ``latent_mmd``).
     sampler : callable or None
         ``sampler(dataset, batch_size, generator, shard)`` -> the training
         epoch's index lists; None: random batches of ``batch_size`` rows.
@@ -211,6 +218,7 @@ class Game:
             _G_LOSS,
             *loss.diagnostics,
             _CYCLE_LOSS,
+            LATENT_DIAGNOSTIC[0],
             *self.extra_diagnostics,
         )
 
@@ -272,7 +280,9 @@ def ali_losses(
     if reconstruction_weight > 0:
         recon = reconstruction_error(decoder(z_q), x)
         g_loss = g_loss + reconstruction_weight * recon
-    diagnostics = _diagnostics(adversarial, d_loss, g_loss, d_q, d_p, recon)
+    diagnostics = game_diagnostics(
+        adversarial, d_loss, g_loss, d_q, d_p, recon, z_q, z_prior
+    )
     return d_loss, g_loss, diagnostics
 
 
@@ -354,7 +364,9 @@ def semi_supervised_losses(
     if reconstruction_weight > 0:
         recon = reconstruction_error(decoder(z_q[:m]), x[:m])
         g_loss = g_loss + reconstruction_weight * recon
-    diagnostics = _diagnostics(adversarial, d_loss, g_loss, r_q, r_p, recon)
+    diagnostics = game_diagnostics(
+        adversarial, d_loss, g_loss, r_q, r_p, recon, z_q[:m], z_prior
+    )
     return d_loss, g_loss, torch.cat([diagnostics, class_loss.detach().reshape(1)])
 
 
@@ -419,7 +431,10 @@ def conditional_losses(
     if reconstruction_weight > 0:
         recon = reconstruction_error(decoder(z_q, y), x)
         g_loss = g_loss + reconstruction_weight * recon
-    return d_loss, g_loss, _diagnostics(adversarial, d_loss, g_loss, d_q, d_p, recon)
+    diagnostics = game_diagnostics(
+        adversarial, d_loss, g_loss, d_q, d_p, recon, z_q, z_prior
+    )
+    return d_loss, g_loss, diagnostics
 
 
 def _real_log_odds(logits):
@@ -427,16 +442,54 @@ def _real_log_odds(logits):
     return torch.logsumexp(logits[:, :-1], dim=1) - logits[:, -1]
 
 
-def _diagnostics(adversarial, d_loss, g_loss, d_q, d_p, recon):
-    """ALI's diagnostics of a batch, detached: the losses, the adversarial
-    loss's measures of D's scores, the cycle term."""
+def game_diagnostics(adversarial, d_loss, g_loss, d_q, d_p, recon, z_q, z_prior):
+    """ALI's diagnostics of a batch, detached, in ``Game.diagnostic_names``'
+    order: the losses, the adversarial loss's measures of D's scores, the
+    cycle term and :func:`latent_mmd` of the encoder's codes and the prior's.
+
+    ``adversarial`` is an :class:`AdversarialLoss`; ``d_q``, ``d_p`` D's
+    scores of the encoder and decoder pairs; ``recon`` the cycle term;
+    ``z_q`` and ``z_prior`` the codes of both joints.
+    """
     return torch.cat(
         [
             torch.stack([d_loss.detach(), g_loss.detach()]),
             adversarial.measure(d_q, d_p),
             recon.detach().reshape(1),
+            latent_mmd(z_q, z_prior).reshape(1),
         ]
     )
+
+
+def latent_mmd(z_q, z_prior):
+    """Unbiased MMD² between codes of the data and draws of the prior N(0, I).
+
+    The kernel is Gaussian with a fixed bandwidth, ``exp(-|a - b|² / (2k))``
+    for codes of ``k`` dimensions: the typical distance between two prior
+    draws, so that values compare across epochs and models. An encoder whose
+    codes E(x) are distributed as the prior gives values about 0 (the
+    estimate is unbiased, so batches scatter around 0, below it too); codes
+    gathered in small clusters or far from the origin give values up to 2.
+    Computed detached, under no gradient.
+    """
+    with torch.no_grad():
+        a, b = z_q.detach().float(), z_prior.detach().float()
+        n, m, k = len(a), len(b), a.shape[1]
+        if n < 2 or m < 2:
+            return torch.zeros((), device=a.device)
+
+        def mean_kernel(u, v, same):
+            gram = torch.exp(-torch.cdist(u, v).square() / (2 * k))
+            if not same:
+                return gram.mean()
+            # Unbiased: without the diagonal, whose kernel values are 1.
+            return (gram.sum() - len(u)) / (len(u) * (len(u) - 1))
+
+        return (
+            mean_kernel(a, a, True)
+            + mean_kernel(b, b, True)
+            - 2 * mean_kernel(a, b, False)
+        )
 
 
 def reconstruction_error(x_hat, x):

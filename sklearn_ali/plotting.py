@@ -11,7 +11,8 @@ Grid functions (:func:`plot_image_grid`, :func:`plot_samples`,
 take ``fig=`` (a Figure or SubFigure to draw in) and return the
 :class:`matplotlib.figure.Figure`; the functions that draw on Axes
 (:func:`plot_latent_scatter`, :func:`plot_toy_data`,
-:func:`plot_training_curves`) take ``ax=`` and return the Axes they drew on.
+:func:`plot_training_curves`, :func:`plot_latent_match`) take ``ax=`` and
+return the Axes they drew on.
 A grid's column count is ``n_cols`` everywhere (``n_steps`` of
 :func:`plot_interpolations` counts interpolation points, one a column).
 """
@@ -24,13 +25,14 @@ import numpy as np
 from sklearn.exceptions import NotFittedError
 from sklearn.utils import check_random_state
 
-from .objectives import LOSS_DIAGNOSTICS, LOSSES
+from .objectives import LATENT_DIAGNOSTIC, LOSS_DIAGNOSTICS, LOSSES
 
 __all__ = [
     "plot_condition_swap",
     "plot_conditional_grid",
     "plot_image_grid",
     "plot_interpolations",
+    "plot_latent_match",
     "plot_latent_scatter",
     "plot_reconstructions",
     "plot_samples",
@@ -971,3 +973,49 @@ def plot_training_curves(estimator_or_history, *, ax=None):
     if ax is not None:
         return ax
     return axes[0] if axes.shape[1] > 1 else axes[0, 0]
+
+
+def plot_latent_match(estimator_or_history, *, ax=None):
+    """Plot, per epoch, how far the encoder's codes are from the prior.
+
+    The history's ``latent_mmd`` (:func:`sklearn_ali.objectives.latent_mmd`):
+    the MMD² between the codes E(x) of training batches and prior draws
+    N(0, I), Gaussian kernel of bandwidth ``sqrt(n_components)``. A line at 0
+    marks codes distributed as the prior; values that stay well above it mean
+    the encoder uses only part of the latent space, so decoded prior draws
+    fall where no data was encoded.
+
+    Parameters
+    ----------
+    estimator_or_history : estimator or skorch.history.History
+        A fitted model (its ``history_`` is used) or a list of per-epoch dicts.
+    ax : matplotlib.axes.Axes, default=None
+        Where to draw; a new Figure with one Axes when None.
+
+    Returns
+    -------
+    ax : matplotlib.axes.Axes
+        The Axes drawn on.
+
+    Raises
+    ------
+    ValueError
+        If the history does not record ``latent_mmd``.
+    """
+    plt = _import_pyplot()
+    rows = _history_rows(estimator_or_history)
+    key, label = LATENT_DIAGNOSTIC
+    epochs, values = _epoch_series(rows, key)
+    if not epochs:
+        raise ValueError(f"The history does not record {key}.")
+    if ax is None:
+        _, ax = plt.subplots(figsize=(5.0, 3.5), layout="constrained")
+    from matplotlib.ticker import MaxNLocator
+
+    ax.plot(epochs, values, marker=".", label=label)
+    ax.axhline(0.0, color="0.6", linestyle=":", linewidth=1, label="codes as the prior")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(key)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.legend(fontsize="small")
+    return ax

@@ -335,3 +335,18 @@ def test_data_parallel_quick_in_one_process():
             rf"^  100 labels: error {NUMBER} ± {NUMBER} %$",
         ],
     )
+
+
+def test_game_diagnostics_quick():
+    out = run_script("benchmarks/game_diagnostics.py", "--quick")
+    assert_lines(
+        out,
+        [
+            rf"^# reference, 8 dims, 500 codes: drawn from the prior {NUMBER}, "
+            rf"five tight clusters {NUMBER}$",
+            r"^## defaults$",
+            rf"^latent_mmd by epoch: {NUMBER} {NUMBER}$",
+            rf"^last epoch: d_real_acc {NUMBER}, d_fake_acc {NUMBER}; "
+            rf"codes vs prior {NUMBER}$",
+        ],
+    )

@@ -45,7 +45,7 @@ def test_the_hinge_game_is_a_margin_critic():
     # Generators: the gap of the mean scores, plus the cycle term (|0 - 1|).
     torch.testing.assert_close(g_loss, d_q.mean() - d_p.mean() + 0.5 * 1.0)
     names = ALI.diagnostic_names(loss="hinge")
-    assert names == ("d_loss", "g_loss", *HINGE_KEYS, "recon_loss")
+    assert names == ("d_loss", "g_loss", *HINGE_KEYS, "recon_loss", "latent_mmd")
     values = dict(zip(names, diagnostics.tolist()))
     assert values["d_real_in_margin"] == pytest.approx(2 / 3)  # 0.5 and -1
     assert values["d_fake_in_margin"] == pytest.approx(2 / 3)  # 0 and 1
@@ -59,7 +59,8 @@ def test_the_non_saturating_game_is_the_papers():
     torch.testing.assert_close(d_loss, softplus(-d_q).mean() + softplus(d_p).mean())
     torch.testing.assert_close(g_loss, softplus(d_q).mean() + softplus(-d_p).mean())
     names = ALI.diagnostic_names()
-    assert names == ("d_loss", "g_loss", "d_real_acc", "d_fake_acc", "recon_loss")
+    assert names[:5] == ("d_loss", "g_loss", "d_real_acc", "d_fake_acc", "recon_loss")
+    assert names[5:] == ("latent_mmd",)
     values = dict(zip(names, diagnostics.tolist()))
     assert values["d_real_acc"] == 0.5 and values["d_fake_acc"] == 0.5
 
@@ -135,3 +136,25 @@ def test_the_hinge_game_round_trips_through_io(cls, tmp_path, digits_flat, tiny)
     # Training goes on in the same game.
     loaded.set_params(warm_start=True).fit(X, y)
     assert set(HINGE_KEYS) <= set(loaded.history_[-1])
+
+
+def test_the_latent_statistic_tells_the_prior_from_clustered_codes():
+    """latent_mmd, in every history, is about 0 for codes drawn as the prior
+    and large for codes gathered in a few tight clusters."""
+    from sklearn_ali.objectives import latent_mmd
+
+    g = torch.Generator().manual_seed(0)
+    prior = torch.randn(200, 8, generator=g)
+    matched = latent_mmd(torch.randn(200, 8, generator=g), prior)
+    centres = 3 * torch.randn(5, 8, generator=g)
+    clustered = centres.repeat(40, 1) + 0.01 * torch.randn(200, 8, generator=g)
+    mismatched = latent_mmd(clustered, prior)
+    assert abs(float(matched)) < 0.02
+    assert float(mismatched) > 0.3
+    assert float(latent_mmd(prior[:1], prior)) == 0.0  # one code: no estimate
+
+
+def test_every_history_records_the_latent_statistic(digits_flat, tiny):
+    ali = ALITransformer(random_state=0, **tiny).fit(digits_flat)
+    values = ali.history_[:, "latent_mmd"]
+    assert len(values) == tiny["max_epochs"] and np.isfinite(values).all()

@@ -580,3 +580,14 @@ def test_training_curves_of_the_hinge_game_show_its_margins():
         "decoder pairs inside D's margin (score > -1)",
     ]  # no "chance" line: the margins have no balance value
     assert margin_ax.get_ylabel() == "share of pairs inside the margin"
+
+
+def test_latent_match_plots_the_latent_statistic():
+    rows = [{"epoch": e, "d_loss": 1.0, "latent_mmd": 0.5 / e} for e in (1, 2, 3)]
+    ax = plotting.plot_latent_match(rows)
+    (line, zero) = ax.get_lines()
+    np.testing.assert_allclose(line.get_ydata(), [0.5, 0.25, 0.5 / 3])
+    assert list(zero.get_ydata()) == [0, 0]
+    assert legend_labels(ax)[1] == "codes as the prior"
+    with pytest.raises(ValueError, match="latent_mmd"):
+        plotting.plot_latent_match([{"epoch": 1, "d_loss": 1.0}])
