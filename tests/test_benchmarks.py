@@ -338,7 +338,13 @@ def test_data_parallel_quick_in_one_process():
 
 
 def test_game_diagnostics_quick():
-    out = run_script("benchmarks/game_diagnostics.py", "--quick")
+    out = run_script(
+        "benchmarks/game_diagnostics.py",
+        "--quick",
+        "--settings",
+        "defaults",
+        "loss=hinge",
+    )
     assert_lines(
         out,
         [
@@ -348,5 +354,7 @@ def test_game_diagnostics_quick():
             rf"^latent_mmd by epoch: {NUMBER} {NUMBER}$",
             rf"^last epoch: d_real_acc {NUMBER}, d_fake_acc {NUMBER}; "
             rf"codes vs prior {NUMBER}$",
+            r"^## loss=hinge$",
+            rf"^last epoch: d_real_in_margin {NUMBER}, d_fake_in_margin {NUMBER}; ",
         ],
     )
