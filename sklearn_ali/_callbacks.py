@@ -11,10 +11,7 @@ import math
 import torch
 from skorch.callbacks import Callback
 
-from .objectives import LOSS_DIAGNOSTICS
-
-# The losses of the two players, as the history names them.
-PLAYER_LOSSES = tuple(LOSS_DIAGNOSTICS)[:2]
+from .objectives import LOSS_DIAGNOSTICS, PLAYER_LOSSES
 
 
 class TrainingDivergedError(RuntimeError):

@@ -90,10 +90,9 @@ FORMAT_VERSION = 1
 # The safetensors metadata key holding the JSON document.
 METADATA_KEY = "sklearn_ali"
 
-# The only classes load() builds, the estimators that joined the registry
-# (sklearn_ali._state.register). A file names one of its keys, never an
-# import path: what a file can make load() run is fixed by the package.
-_ESTIMATORS = ESTIMATORS
+# The only classes load() builds are the estimators that joined the registry
+# ESTIMATORS (sklearn_ali._state.register). A file names one of its keys,
+# never an import path: what a file can make load() run is fixed by the package.
 
 _TAGS = frozenset(
     {
@@ -143,9 +142,9 @@ def dump(estimator, path, *, include_optimizer=False):
     load : Read the file back.
     """
     cls = type(estimator)
-    if _ESTIMATORS.get(cls.__name__) is not cls:
+    if ESTIMATORS.get(cls.__name__) is not cls:
         raise TypeError(
-            f"sklearn_ali.io.dump saves {', '.join(_ESTIMATORS)} estimators; "
+            f"sklearn_ali.io.dump saves {', '.join(ESTIMATORS)} estimators; "
             f"got {cls.__module__}.{cls.__qualname__}."
         )
     state = estimator._io_state(include_optimizer=include_optimizer)
@@ -214,11 +213,11 @@ def load(path, device="cpu"):
     device = _check_device(device)
     try:
         document, tensors = _read(path)
-        cls = _ESTIMATORS.get(document["estimator"])
+        cls = ESTIMATORS.get(document["estimator"])
         if cls is None:
             raise ValueError(
                 f"unknown estimator class {document['estimator']!r}; this "
-                f"version of sklearn-ali loads {', '.join(sorted(_ESTIMATORS))}."
+                f"version of sklearn-ali loads {', '.join(sorted(ESTIMATORS))}."
             )
         referenced = set()
         state = _decode(document["state"], tensors, referenced)
