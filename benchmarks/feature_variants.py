@@ -80,11 +80,14 @@ def variant_losses(
     *,
     loss,
     reconstruction_weight,
+    gradient_penalty,
     latent_weight,
     augment_images,
     unary,
 ):
     """ALI's game with the variant's terms (see ``variant_game``)."""
+    if unary and gradient_penalty:
+        raise ValueError("the unary-score variant has no gradient penalty")
     if unary:
         d_loss, g_loss, diagnostics = _unary_losses(
             encoder,
@@ -107,6 +110,7 @@ def variant_losses(
             z_prior,
             loss=loss,
             reconstruction_weight=reconstruction_weight,
+            gradient_penalty=gradient_penalty,
         )
     if latent_weight:
         z_cycle = encoder.mean(decoder(z_prior))

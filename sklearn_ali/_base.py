@@ -78,6 +78,7 @@ class BaseALI(ChecksMixin, InferenceMixin, PersistenceMixin, BaseEstimator):
         "spectral_norm": ["boolean"],
         "reconstruction_weight": [Interval(Real, 0, None, closed="left")],
         "loss": [StrOptions(set(LOSSES))],
+        "gradient_penalty": [Interval(Real, 0, None, closed="left")],
         "device": [str, torch.device],
         "keep_on_device": ["boolean"],
         "distributed": [StrOptions({"auto"}), "boolean"],

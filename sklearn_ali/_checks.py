@@ -29,6 +29,7 @@ NUMERIC_PARAMS = (
     "discriminator_learning_rate",
     "dropout",
     "reconstruction_weight",
+    "gradient_penalty",
     "distributed_timeout",
 )
 

@@ -122,6 +122,14 @@ class ALITransformer(EncoderFeaturesMixin, TransformerMixin, BaseALI):
         for the first; ``d_real_in_margin`` and ``d_fake_in_margin``, the
         shares of pairs inside the margin, for the hinge.
 
+    gradient_penalty : float, default=0.0
+        Weight gamma of a penalty on the discriminator's gradient w.r.t. its
+        inputs (x, z), ``gamma / 2 * (E_q |grad D|² + E_p |grad D|²)`` at the
+        pairs of both joints (the R1 and R2 penalties of Mescheder et al.,
+        2018). It keeps D from growing steep between the joints, so that it
+        cannot read them apart with certainty; each step then costs a second
+        backward pass through D. 0 turns it off.
+
     device : str or torch.device, default="auto"
         ``"auto"`` trains on CUDA when available, else on the CPU.
 
@@ -262,6 +270,7 @@ class ALITransformer(EncoderFeaturesMixin, TransformerMixin, BaseALI):
         spectral_norm=True,
         reconstruction_weight=10.0,
         loss="non_saturating",
+        gradient_penalty=0.0,
         device="auto",
         keep_on_device=False,
         distributed="auto",
@@ -288,6 +297,7 @@ class ALITransformer(EncoderFeaturesMixin, TransformerMixin, BaseALI):
         self.spectral_norm = spectral_norm
         self.reconstruction_weight = reconstruction_weight
         self.loss = loss
+        self.gradient_penalty = gradient_penalty
         self.device = device
         self.keep_on_device = keep_on_device
         self.distributed = distributed

@@ -40,6 +40,7 @@ __all__ = [
     "conditional_losses",
     "conditional_validation_loss",
     "game_diagnostics",
+    "input_gradient_penalty",
     "latent_mmd",
     "reconstruction_error",
     "semi_supervised_losses",
@@ -198,7 +199,11 @@ class Game:
     sampler: Callable | None = None
     # A dict, which pickles (a fitted model's net holds its game).
     options: dict = field(
-        default_factory=lambda: {"loss": "non_saturating", "reconstruction_weight": 0.0}
+        default_factory=lambda: {
+            "loss": "non_saturating",
+            "reconstruction_weight": 0.0,
+            "gradient_penalty": 0.0,
+        }
     )
 
     def resolve_options(self, **options):
@@ -226,6 +231,31 @@ class Game:
         )
 
 
+def _penalised_inputs(gradient_penalty, *inputs):
+    """D's inputs, made differentiable when the penalty needs their gradient.
+
+    Inputs that already carry a graph (the generators' outputs, concatenated
+    with data) are kept: their gradient is read off the same forward pass.
+    """
+    if not gradient_penalty:
+        return inputs
+    return tuple(
+        t if t.requires_grad else t.detach().requires_grad_(True) for t in inputs
+    )
+
+
+def input_gradient_penalty(scores, inputs):
+    """Each pair's ``|grad D|²``, D's gradient w.r.t. its ``inputs``; shape (n,).
+
+    ``scores`` are D's per-pair scores, shape (n,); ``inputs`` the tensors
+    (x and z) whose rows made them. Pairs are scored independently (D has no
+    batch statistics), so the gradient of the scores' sum gives each pair's
+    own gradient. The graph is kept, so that the penalty trains D.
+    """
+    grads = torch.autograd.grad(scores.sum(), inputs, create_graph=True)
+    return sum(g.float().flatten(1).square().sum(1) for g in grads)
+
+
 def ali_losses(
     encoder,
     decoder,
@@ -235,6 +265,7 @@ def ali_losses(
     *,
     loss="non_saturating",
     reconstruction_weight=0.0,
+    gradient_penalty=0.0,
 ):
     """ALI's adversarial game on one batch, with the optional ALICE cycle term.
 
@@ -251,6 +282,12 @@ def ali_losses(
     generators d_q - d_p (batch means), plus the same cycle term. Real and
     generated pairs go through D as one batch.
 
+    With ``gradient_penalty`` = gamma > 0, D also minimises
+    ``gamma / 2 * (E_q |grad D|² + E_p |grad D|²)``, its squared gradient w.r.t.
+    its inputs (x, z) at the pairs of both joints: the R1 and R2 penalties
+    of Mescheder et al. (2018), which keep D from growing steep where the
+    joints differ, so that it cannot read them apart with certainty.
+
     Parameters
     ----------
     encoder, decoder, discriminator : torch.nn.Module
@@ -263,6 +300,8 @@ def ali_losses(
         The adversarial loss (see :data:`LOSSES`).
     reconstruction_weight : float
         Weight of the cycle term; 0 gives the paper's pure ALI.
+    gradient_penalty : float
+        Weight gamma of the penalty on D's input gradient; 0: none.
 
     Returns
     -------
@@ -274,10 +313,17 @@ def ali_losses(
     n = len(x)
     z_q, _ = encoder.sample(x)  # (n, k)
     x_p = decoder(z_prior)  # (n, ...)
-    logits = discriminator(torch.cat([x, x_p]), torch.cat([z_q, z_prior]))  # (2n,)
+    inputs = _penalised_inputs(
+        gradient_penalty, torch.cat([x, x_p]), torch.cat([z_q, z_prior])
+    )
+    logits = discriminator(*inputs)  # (2n,)
     d_q, d_p = logits.float().split([n, n])
     adversarial = _adversarial_loss(loss)
     d_loss = adversarial.discriminator(d_q, d_p)
+    if gradient_penalty:
+        # Both joints' means of |grad|² (n pairs each): gamma/2 * (R1 + R2).
+        penalty = input_gradient_penalty(logits, inputs)  # (2n,)
+        d_loss = d_loss + gradient_penalty * penalty.mean()
     g_loss = adversarial.generators(d_q, d_p)
     recon = torch.zeros((), device=x.device)
     if reconstruction_weight > 0:
@@ -299,6 +345,7 @@ def semi_supervised_losses(
     *,
     loss="non_saturating",
     reconstruction_weight=0.0,
+    gradient_penalty=0.0,
 ):
     """ALI with labels in D: the K+1-class game (Salimans et al. 2016).
 
@@ -322,6 +369,9 @@ def semi_supervised_losses(
       softplus(r_q) + softplus(-r_p), plus ALI's cycle term
       reconstruction_weight * ``mean |x - G_x(G_z(x))|``.
 
+    ``gradient_penalty`` penalises D's gradient of r w.r.t. (x, z) at the
+    game's pairs as in :func:`ali_losses`.
+
     Rows of x beyond ``len(z_prior)`` are extra labelled rows: they enter the
     class loss only, so that a batch can carry more labelled rows than the
     pool holds without showing them to the game more often than other rows.
@@ -340,6 +390,8 @@ def semi_supervised_losses(
         The adversarial loss (see :data:`LOSSES`).
     reconstruction_weight : float
         Weight of the cycle term.
+    gradient_penalty : float
+        Weight gamma of the penalty on D's input gradient; 0: none.
 
     Returns
     -------
@@ -352,7 +404,10 @@ def semi_supervised_losses(
     n, m = len(x), len(z_prior)
     z_q, _ = encoder.sample(x)  # (n, k)
     x_p = decoder(z_prior)  # (m, ...)
-    logits = discriminator(torch.cat([x, x_p]), torch.cat([z_q, z_prior]))
+    inputs = _penalised_inputs(
+        gradient_penalty, torch.cat([x, x_p]), torch.cat([z_q, z_prior])
+    )
+    logits = discriminator(*inputs)  # (n + m, K + 1)
     l_q, l_p = logits.float().split([n, m])  # (n, K + 1), (m, K + 1)
     r_q = _real_log_odds(l_q[:m])  # (m,)
     r_p = _real_log_odds(l_p)  # (m,)
@@ -362,6 +417,12 @@ def semi_supervised_losses(
     per_row = F.cross_entropy(l_q[:, :-1], y.clamp(min=0), reduction="none")  # (n,)
     class_loss = (per_row * labelled).sum() / labelled.sum().clamp(min=1)
     d_loss = adversarial.discriminator(r_q, r_p) + class_loss
+    if gradient_penalty:
+        # The game's pairs only: extra labelled rows play no adversarial part.
+        penalty = input_gradient_penalty(torch.cat([r_q, r_p]), inputs)  # (n + m,)
+        d_loss = (
+            d_loss + gradient_penalty * torch.cat([penalty[:m], penalty[n:]]).mean()
+        )
     g_loss = adversarial.generators(r_q, r_p)
     recon = torch.zeros((), device=x.device)
     if reconstruction_weight > 0:
@@ -383,6 +444,7 @@ def conditional_losses(
     *,
     loss="non_saturating",
     reconstruction_weight=0.0,
+    gradient_penalty=0.0,
 ):
     """Conditional ALI (paper section 4.4): ALI's game given an observed y.
 
@@ -395,7 +457,9 @@ def conditional_losses(
 
     - D minimises softplus(-d_q) + softplus(d_p);
     - encoder and decoder minimise softplus(d_q) + softplus(-d_p)
-      + reconstruction_weight * ``mean |x - G_x(G_z(x, y), y)|``.
+      + reconstruction_weight * ``mean |x - G_x(G_z(x, y), y)|``;
+    - with ``gradient_penalty`` > 0, D's gradient w.r.t. (x, z), not the
+      observed y, is penalised as in :func:`ali_losses`.
 
     Parameters
     ----------
@@ -412,6 +476,8 @@ def conditional_losses(
         The adversarial loss (see :data:`LOSSES`).
     reconstruction_weight : float
         Weight of the cycle term.
+    gradient_penalty : float
+        Weight gamma of the penalty on D's input gradient; 0: none.
 
     Returns
     -------
@@ -423,12 +489,16 @@ def conditional_losses(
     n = len(x)
     z_q, _ = encoder.sample(x, y)  # (n, k)
     x_p = decoder(z_prior, y)  # (n, ...)
-    logits = discriminator(
-        torch.cat([x, x_p]), torch.cat([z_q, z_prior]), torch.cat([y, y])
+    inputs = _penalised_inputs(
+        gradient_penalty, torch.cat([x, x_p]), torch.cat([z_q, z_prior])
     )
+    logits = discriminator(*inputs, torch.cat([y, y]))  # (2n,)
     d_q, d_p = logits.float().split([n, n])  # (n,), (n,)
     adversarial = _adversarial_loss(loss)
     d_loss = adversarial.discriminator(d_q, d_p)
+    if gradient_penalty:
+        penalty = input_gradient_penalty(logits, inputs)  # (2n,)
+        d_loss = d_loss + gradient_penalty * penalty.mean()
     g_loss = adversarial.generators(d_q, d_p)
     recon = torch.zeros((), device=x.device)
     if reconstruction_weight > 0:

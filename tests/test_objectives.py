@@ -17,6 +17,8 @@ from sklearn_ali.objectives import (
     NON_SATURATING,
     SEMI_SUPERVISED,
     ali_losses,
+    conditional_losses,
+    semi_supervised_losses,
 )
 
 HINGE_KEYS = ("d_real_in_margin", "d_fake_in_margin")
@@ -158,3 +160,109 @@ def test_every_history_records_the_latent_statistic(digits_flat, tiny):
     ali = ALITransformer(random_state=0, **tiny).fit(digits_flat)
     values = ali.history_[:, "latent_mmd"]
     assert len(values) == tiny["max_epochs"] and np.isfinite(values).all()
+
+
+class _Linear(torch.nn.Module):
+    """D(x, z[, y]) = a.x + b.z (+ c.y): its input gradient is (a, b) everywhere."""
+
+    def __init__(self, n_x, n_z, n_y=0, n_outputs=None):
+        super().__init__()
+        shape = () if n_outputs is None else (n_outputs,)
+        g = torch.Generator().manual_seed(0)
+        self.a = torch.nn.Parameter(torch.randn(n_x, *shape, generator=g))
+        self.b = torch.nn.Parameter(torch.randn(n_z, *shape, generator=g))
+        self.c = torch.randn(n_y, *shape, generator=g)
+
+    def forward(self, x, z, y=None):
+        out = torch.tensordot(x, self.a, 1) + torch.tensordot(z, self.b, 1)
+        return out if y is None else out + torch.tensordot(y, self.c, 1)
+
+
+class _Encoder(torch.nn.Module):
+    """z = W x: encoder codes that carry a graph, as a trained encoder's do."""
+
+    def __init__(self, n_x, n_z):
+        super().__init__()
+        self.w = torch.nn.Linear(n_x, n_z)
+
+    def sample(self, x, y=None):
+        z = self.w(x)
+        return z, z
+
+
+class _Decoder(torch.nn.Linear):
+    def forward(self, z, y=None):
+        return super().forward(z)
+
+
+@pytest.mark.parametrize("game", ["ali", "conditional"])
+def test_the_gradient_penalty_is_gamma_times_d_s_squared_input_gradient(game):
+    """gamma / 2 * (R1 + R2): with a linear D, whose gradient w.r.t. (x, z) is
+    (a, b) at every pair, the penalty adds gamma * (|a|² + |b|²) to D's loss,
+    and nothing to the generators'; the observed condition y is not
+    penalised."""
+    n, n_x, n_z = 5, 3, 2
+    x = torch.rand(n, n_x)
+    z_prior = torch.randn(n, n_z)
+    decoder, encoder = _Decoder(n_z, n_x), _Encoder(n_x, n_z)
+    if game == "ali":
+        D, losses, targets = _Linear(n_x, n_z), ali_losses, ()
+    else:
+        D, losses = _Linear(n_x, n_z, 4), conditional_losses
+        targets = (torch.eye(4)[torch.arange(n) % 4],)
+    plain = losses(encoder, decoder, D, x, *targets, z_prior)
+    penalised = losses(encoder, decoder, D, x, *targets, z_prior, gradient_penalty=3.0)
+    expected = 3.0 * (D.a.square().sum() + D.b.square().sum())
+    torch.testing.assert_close(penalised[0] - plain[0], expected)
+    torch.testing.assert_close(penalised[1], plain[1])
+    # The penalty trains D: its gradient reaches D's weights (2 * gamma * a).
+    grad_plain = torch.autograd.grad(plain[0], D.a)[0]
+    grad_penalised = torch.autograd.grad(penalised[0], D.a)[0]
+    torch.testing.assert_close(grad_penalised - grad_plain, 6.0 * D.a)
+
+
+def test_the_semi_supervised_penalty_reads_the_games_pairs_only():
+    """Extra labelled rows after the pool enter the class loss alone: adding
+    them leaves the penalty as it was."""
+    m, n_x, n_z, k = 4, 3, 2, 3
+    torch.manual_seed(0)
+    D = _Linear(n_x, n_z, n_outputs=k + 1)
+    # r = logsumexp(l_1..l_K) - l_K+1 is not linear: its gradient varies by pair.
+    D.a.data = torch.randn(n_x, k + 1)
+    encoder, decoder = _Encoder(n_x, n_z), _Decoder(n_z, n_x)
+    x, extra = torch.rand(m, n_x), torch.rand(3, n_x)
+    y, z_prior = torch.tensor([0, -1, 1, -1]), torch.randn(m, n_z)
+    y_extra = torch.tensor([2, 0, 1])
+
+    def penalty(x, y):
+        plain = semi_supervised_losses(encoder, decoder, D, x, y, z_prior)
+        penalised = semi_supervised_losses(
+            encoder, decoder, D, x, y, z_prior, gradient_penalty=1.0
+        )
+        return penalised[0] - plain[0]
+
+    alone = penalty(x, y)
+    with_extras = penalty(torch.cat([x, extra]), torch.cat([y, y_extra]))
+    assert alone > 0
+    torch.testing.assert_close(with_extras, alone)
+
+
+def _input_gradient(model, X):
+    """Mean |grad D(x, mu(x))|² over data pairs, in eval mode."""
+    module = model.net_.module_.eval()
+    x = model.network_input(X).requires_grad_(True)
+    z = module.encoder.mean(x).detach().requires_grad_(True)
+    gx, gz = torch.autograd.grad(module.discriminator(x, z).sum(), [x, z])
+    return float((gx.flatten(1).square().sum(1) + gz.square().sum(1)).mean())
+
+
+def test_the_gradient_penalty_flattens_the_discriminator():
+    """What the option is for: a discriminator trained under the penalty is
+    flatter on the data than one trained without it (measured: |grad|² 0.001
+    against 1.3)."""
+    X, _, test, pool = _digits_split()
+    params = dict(n_components=16, max_epochs=5, learning_rate=1e-3, random_state=0)
+    plain = ALITransformer(**params).fit(X[pool])
+    penalised = ALITransformer(gradient_penalty=10.0, **params).fit(X[pool])
+    assert _input_gradient(penalised, X[test]) < 0.1 * _input_gradient(plain, X[test])
+    assert np.isfinite(penalised.history_[:, "d_loss"]).all()

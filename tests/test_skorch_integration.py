@@ -417,7 +417,11 @@ def test_game_options_are_settable_on_an_initialised_net():
     from sklearn_ali._batches import RowBatches
 
     net = _net(game__reconstruction_weight=1.0).initialize()
-    assert net.game_options == {"loss": "non_saturating", "reconstruction_weight": 1.0}
+    assert net.game_options == {
+        "loss": "non_saturating",
+        "reconstruction_weight": 1.0,
+        "gradient_penalty": 0.0,
+    }
     net.set_params(game__loss="hinge")  # no re-initialisation, no error
     assert net.batch_keys[2:4] == ("d_real_in_margin", "d_fake_in_margin")
     net.partial_fit(RowBatches(torch.randn(20, 6)), None)

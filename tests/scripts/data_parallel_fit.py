@@ -27,8 +27,12 @@ models = {
         ConditionalALI(max_epochs=2, validation_fraction=0.2, **small),
         (X, y),
     ),
-    # The hinge game through DDP, with the labelled sampler's extra rows.
-    "hinge": (ALIClassifier(max_epochs=2, loss="hinge", **small), (X, y_semi)),
+    # The hinge game through DDP, with the labelled sampler's extra rows, and
+    # the gradient penalty's double backward through DDP's wrapper.
+    "hinge": (
+        ALIClassifier(max_epochs=2, loss="hinge", gradient_penalty=1.0, **small),
+        (X, y_semi),
+    ),
 }
 rank = None
 for name, (model, data) in models.items():
