@@ -41,6 +41,12 @@ SETTINGS = {
         "learning_rate": 2e-3,
         "spectral_norm": False,
     },
+    "gradient_penalty=10": {"gradient_penalty": 10.0},
+    "gradient_penalty=10, learning_rate=2e-3, spectral_norm=False": {
+        "gradient_penalty": 10.0,
+        "learning_rate": 2e-3,
+        "spectral_norm": False,
+    },
 }
 
 

@@ -358,3 +358,24 @@ def test_game_diagnostics_quick():
             rf"^last epoch: d_real_in_margin {NUMBER}, d_fake_in_margin {NUMBER}; ",
         ],
     )
+
+
+def test_game_levers_quick():
+    out = run_script(
+        "benchmarks/game_levers.py",
+        "--quick",
+        "--settings",
+        "defaults",
+        "gradient_penalty=10, learning_rate=1e-3, spectral_norm=False",
+    )
+    row = rf"{NUMBER} \| {NUMBER}/{NUMBER} \| {NUMBER} \| {NUMBER} \| {NUMBER} \| "
+    assert_lines(
+        out,
+        [
+            rf"^# judge: RBF SVC on 480 real digits, test accuracy {NUMBER}, "
+            rf"confident on {NUMBER} % of real test digits$",
+            rf"^defaults \| {row}{NUMBER} \| {NUMBER} \| {NUMBER}$",
+            r"^gradient_penalty=10, learning_rate=1e-3, spectral_norm=False \| "
+            rf"{row}{NUMBER} \| {NUMBER} \| {NUMBER}$",
+        ],
+    )

@@ -1,0 +1,146 @@
+"""The game's levers on MNIST-5k: who wins, the latent match, samples and features.
+
+For each setting (the defaults, or levers changed), ``ALITransformer`` is
+fitted without labels on the MNIST-5k training pool (4,000 digits; the split
+of ``benchmarks/semi_supervised.py``), and the script prints one line:
+
+* ``D acc``: the discriminator's diagnostics of the game's adversarial loss,
+  averaged over the last three epochs;
+* ``latent mmd``: ``latent_mmd`` of the latent means of the 1,000 test
+  digits against as many prior draws (0 when E(x) is distributed as the
+  prior);
+* ``confident``: the share of 1,000 samples on which an RBF SVC trained on
+  the pool's real digits is confident (top probability >= 0.8), divided by
+  the same share on real test digits (target >= 0.8); ``min class``: the
+  rarest class among the samples, by the SVC's reading (target >= 5 %);
+* ``rec keep``: the share of test reconstructions ``inverse_transform(encode(x))``
+  that the SVC reads as x's class (target >= 90 %);
+* features: ``semi_supervised_score`` test error (%) of LinearSVC on the
+  "hidden" and "mean" features with 100 and 1,000 labels (3 draws).
+
+Usage::
+
+    python benchmarks/game_levers.py                    # every setting
+    python benchmarks/game_levers.py --settings defaults "gradient_penalty=10"
+    python benchmarks/game_levers.py --quick            # smoke run
+"""
+
+import argparse
+import time
+
+import numpy as np
+import torch
+from semi_supervised import VALIDATION_SIZE, load, machine_line, split
+from sklearn.svm import SVC
+
+from sklearn_ali import ALITransformer
+from sklearn_ali.evaluation import semi_supervised_score
+from sklearn_ali.objectives import LOSSES, latent_mmd
+
+SETTINGS = {
+    "defaults": {},
+    "learning_rate=2e-3, spectral_norm=False, max_epochs=40": {
+        "learning_rate": 2e-3,
+        "spectral_norm": False,
+        "max_epochs": 40,
+    },
+    "gradient_penalty=10, learning_rate=2e-3, spectral_norm=False, max_epochs=40": {
+        "gradient_penalty": 10.0,
+        "learning_rate": 2e-3,
+        "spectral_norm": False,
+        "max_epochs": 40,
+    },
+    "gradient_penalty=10, learning_rate=1e-3, spectral_norm=False": {
+        "gradient_penalty": 10.0,
+        "learning_rate": 1e-3,
+        "spectral_norm": False,
+    },
+}
+CONFIDENT = 0.8  # the SVC's top probability that counts as "reads a digit"
+
+
+def unit_rows(X):
+    """Images in 0-255 units to flat rows in [0, 1]."""
+    return np.clip(np.asarray(X, dtype=np.float64).reshape(len(X), -1) / 255, 0, 1)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--n-samples", type=int, default=1000)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument(
+        "--settings",
+        nargs="+",
+        choices=list(SETTINGS),
+        default=list(SETTINGS),
+        metavar="NAME",
+        help=f"which settings to fit (default: all of {list(SETTINGS)})",
+    )
+    parser.add_argument("--quick", action="store_true", help="tiny smoke run")
+    args = parser.parse_args()
+    print(machine_line())
+    X, y = load("mnist")
+    extra, label_counts = {}, (100, 1000)
+    if args.quick:
+        X, y, args.n_samples, args.repeats = X[:600], y[:600], 100, 1
+        extra, label_counts = {"n_components": 8, "conv_width": 8}, (100,)
+    X_pool, X_test, y_pool, y_test = split(X, y, args.seed)
+    judge = SVC(probability=True, random_state=args.seed).fit(unit_rows(X_pool), y_pool)
+    real = (judge.predict_proba(unit_rows(X_test)).max(1) >= CONFIDENT).mean()
+    print(
+        f"# judge: RBF SVC on {len(X_pool)} real digits, test accuracy "
+        f"{judge.score(unit_rows(X_test), y_test):.3f}, confident on "
+        f"{100 * real:.1f} % of real test digits"
+    )
+    errors = [f"{f} {n}" for f in ("hidden", "mean") for n in label_counts]
+    print(
+        "setting | fit s | D acc | latent mmd | confident | min class % | "
+        "rec keep % | " + " | ".join(f"{e} err %" for e in errors)
+    )
+    for name in args.settings:
+        params = {**SETTINGS[name], **extra}
+        if args.quick:
+            params["max_epochs"] = 1
+        ali = ALITransformer(random_state=args.seed, **params)
+        start = time.perf_counter()
+        ali.fit(X_pool)
+        fit_time = time.perf_counter() - start
+        history = ali.history_
+        d_acc = "/".join(
+            f"{np.mean(history[-3:, key]):.2f}" for key in LOSSES[ali.loss].diagnostics
+        )
+        codes = torch.as_tensor(ali.encode(X_test), dtype=torch.float32)
+        g = torch.Generator().manual_seed(args.seed)
+        mmd = float(latent_mmd(codes, torch.randn(codes.shape, generator=g)))
+        samples = ali.sample(args.n_samples, random_state=args.seed)
+        proba = judge.predict_proba(unit_rows(samples))
+        confident = (proba.max(1) >= CONFIDENT).mean() / real
+        shares = np.bincount(proba.argmax(1), minlength=10) / len(samples)
+        rebuilt = ali.inverse_transform(ali.encode(X_test))
+        kept = (judge.predict(unit_rows(rebuilt)) == y_test).mean()
+        cells = []
+        for features in ("hidden", "mean"):
+            ali.set_params(features=features)
+            for n_labeled in label_counts:
+                result = semi_supervised_score(
+                    ali,
+                    X_pool,
+                    y_pool,
+                    X_test=X_test,
+                    y_test=y_test,
+                    n_labeled=n_labeled,
+                    n_repeats=args.repeats,
+                    validation_size=VALIDATION_SIZE,
+                    random_state=args.seed,
+                )
+                cells.append(f"{100 * result.mean_error:.1f}")
+        print(
+            f"{name} | {fit_time:.0f} | {d_acc} | {mmd:.3f} | {confident:.2f} | "
+            f"{100 * shares.min():.1f} | {100 * kept:.1f} | " + " | ".join(cells),
+            flush=True,
+        )
+
+
+if __name__ == "__main__":
+    main()
