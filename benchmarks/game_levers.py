@@ -29,13 +29,20 @@ import argparse
 import time
 
 import numpy as np
-import torch
-from semi_supervised import VALIDATION_SIZE, load, machine_line, split
+from game_diagnostics import codes_vs_prior
+from sample_quality import to_unit_rows
+from semi_supervised import (
+    VALIDATION_SIZE,
+    add_settings_option,
+    load,
+    machine_line,
+    split,
+)
 from sklearn.svm import SVC
 
 from sklearn_ali import ALITransformer
 from sklearn_ali.evaluation import semi_supervised_score
-from sklearn_ali.objectives import LOSSES, latent_mmd
+from sklearn_ali.objectives import LOSSES
 
 SETTINGS = {
     "defaults": {},
@@ -60,8 +67,8 @@ CONFIDENT = 0.8  # the SVC's top probability that counts as "reads a digit"
 
 
 def unit_rows(X):
-    """Images in 0-255 units to flat rows in [0, 1]."""
-    return np.clip(np.asarray(X, dtype=np.float64).reshape(len(X), -1) / 255, 0, 1)
+    """Images or samples in 0-255 units to flat rows clipped to [0, 1]."""
+    return np.clip(to_unit_rows(X), 0, 1)
 
 
 def main():
@@ -69,14 +76,7 @@ def main():
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--n-samples", type=int, default=1000)
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument(
-        "--settings",
-        nargs="+",
-        choices=list(SETTINGS),
-        default=list(SETTINGS),
-        metavar="NAME",
-        help=f"which settings to fit (default: all of {list(SETTINGS)})",
-    )
+    add_settings_option(parser, SETTINGS)
     parser.add_argument("--quick", action="store_true", help="tiny smoke run")
     args = parser.parse_args()
     print(machine_line())
@@ -110,9 +110,7 @@ def main():
         d_acc = "/".join(
             f"{np.mean(history[-3:, key]):.2f}" for key in LOSSES[ali.loss].diagnostics
         )
-        codes = torch.as_tensor(ali.encode(X_test), dtype=torch.float32)
-        g = torch.Generator().manual_seed(args.seed)
-        mmd = float(latent_mmd(codes, torch.randn(codes.shape, generator=g)))
+        mmd = codes_vs_prior(ali, X_test, args.seed)
         samples = ali.sample(args.n_samples, random_state=args.seed)
         proba = judge.predict_proba(unit_rows(samples))
         confident = (proba.max(1) >= CONFIDENT).mean() / real

@@ -81,6 +81,18 @@ def add_set_option(parser):
     )
 
 
+def add_settings_option(parser, settings):
+    """``--settings NAME ...``: which of a script's named ``settings`` to fit."""
+    parser.add_argument(
+        "--settings",
+        nargs="+",
+        choices=list(settings),
+        default=list(settings),
+        metavar="NAME",
+        help=f"which settings to fit (default: all of {list(settings)})",
+    )
+
+
 def add_c_grid_option(parser):
     """``--c-grid C ...``: the SVM's C candidates for semi_supervised_score."""
     parser.add_argument(
