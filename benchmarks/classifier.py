@@ -19,6 +19,11 @@ Learners:
   ``semi_supervised.py`` picks C on a labelled validation split, which this
   benchmark does not have). Its fit time is the transformer's fit plus the
   mean time of the SVM's grid search.
+- ``PCA (50) + LinearSVC``, ``BernoulliRBM (256) + LinearSVC`` and
+  ``UMAP (10) + LinearSVC``: the peers of ``semi_supervised.py`` (UMAP
+  where umap-learn, the ``benchmarks`` extra, is installed), fitted once per
+  run without labels on the pool's pixels scaled to [0, 1], then the same
+  standardisation and cross-validated LinearSVC as the ALI features.
 - ``LabelSpreading``: knn kernel (7 neighbours), flattened pixels scaled to
   [0, 1], the whole pool with -1 for unlabelled rows.
 - ``SelfTraining SVC``: ``SelfTrainingClassifier(SVC(probability=True,
@@ -52,7 +57,7 @@ import time
 import warnings
 
 import numpy as np
-from semi_supervised import add_set_option, flat, load, machine_line, split
+from semi_supervised import add_set_option, flat, load, machine_line, peers, split
 from sklearn.base import clone
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.exceptions import ConvergenceWarning
@@ -68,11 +73,22 @@ CV_FOLDS = 3
 LEARNERS = {
     "ALIClassifier": "ALIClassifier",
     "LinearSVC": "ALI features + LinearSVC",
+    "PCA": "PCA (50) + LinearSVC",
+    "BernoulliRBM": "BernoulliRBM (256) + LinearSVC",
+    "UMAP": "UMAP (10) + LinearSVC",
     "LabelSpreading": "LabelSpreading",
     "SelfTraining": "SelfTraining SVC",
     "supervised": "ALIClassifier labelled only",
 }
 TARGETS = {100: 5.0, 1000: 2.5}
+# Learners that are a transformer's features + LinearSVC, and the name of
+# the transformer in semi_supervised.peers (None: the ALITransformer).
+FEATURE_LEARNERS = {
+    "LinearSVC": None,
+    "PCA": "PCA (50)",
+    "BernoulliRBM": "BernoulliRBM (256)",
+    "UMAP": "UMAP (10)",
+}
 
 
 def balanced_draw(y, n_labeled, rng):
@@ -107,22 +123,22 @@ def steps_per_epoch(n_rows, batch_size):
 
 
 class Features:
-    """ALITransformer features of pool and test, fitted once on first use."""
+    """A transformer's standardised features of pool and test, fitted once."""
 
-    def __init__(self, X_pool, X_test, ali):
-        self.X_pool, self.X_test, self.ali = X_pool, X_test, ali
+    def __init__(self, X_pool, X_test, transformer):
+        self.X_pool, self.X_test, self.transformer = X_pool, X_test, transformer
         self.pool = None
 
     def get(self):
         if self.pool is None:
-            ali = clone(self.ali)
+            transformer = clone(self.transformer)
             start = time.perf_counter()
-            ali.fit(self.X_pool)
+            transformer.fit(self.X_pool)
             self.fit_time = time.perf_counter() - start
-            pool = ali.transform(self.X_pool)
+            pool = transformer.transform(self.X_pool)
             scaler = StandardScaler().fit(pool)
             self.pool = scaler.transform(pool)
-            self.test = scaler.transform(ali.transform(self.X_test))
+            self.test = scaler.transform(transformer.transform(self.X_test))
         return self.pool, self.test, self.fit_time
 
 
@@ -150,8 +166,8 @@ def fit_and_score(key, data, labeled, draw, max_epochs, params=()):
         per_epoch = steps_per_epoch(len(labeled), model.batch_size)
         model.set_params(max_epochs=max(1, steps // per_epoch))
         fit_args, test = (X_pool[labeled], y_pool[labeled]), X_test
-    elif key == "LinearSVC":
-        features, test, extra = data["features"].get()
+    elif key in FEATURE_LEARNERS:
+        features, test, extra = data["features", key].get()
         model = GridSearchCV(
             LinearSVC(dual=True, max_iter=10_000, random_state=draw),
             {"C": list(C_GRID)},
@@ -198,10 +214,22 @@ def run(dataset, draws, quick, seed, names=None, max_epochs=None, params=()):
         "y_test": y_test,
         "pixels_pool": pixels(X_pool, X_max),
         "pixels_test": pixels(X_test, X_max),
-        "features": Features(X_pool, X_test, ali),
+        ("features", "LinearSVC"): Features(X_pool, X_test, ali),
     }
-    label_counts = (100,) if quick else (100, 1000)
     keys = [k for k in LEARNERS if not names or k in names]
+    others = (
+        peers(quick, seed) if set(keys) & set(FEATURE_LEARNERS) - {"LinearSVC"} else {}
+    )
+    for key, name in FEATURE_LEARNERS.items():
+        if name is None:
+            continue
+        if name in others:
+            data["features", key] = Features(
+                data["pixels_pool"], data["pixels_test"], others[name]
+            )
+        elif key in keys:
+            keys.remove(key)  # UMAP where umap-learn is missing
+    label_counts = (100,) if quick else (100, 1000)
     # The same labelled draws for every learner.
     labeled = {
         n: [

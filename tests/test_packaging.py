@@ -51,7 +51,7 @@ def test_metadata(sdist):
     classifiers = info.get_all("Classifier")
     assert "Programming Language :: Python :: 3.10" in classifiers
     extras = info.get_all("Provides-Extra")
-    assert {"plot", "dask", "datasets", "docs", "dev"} <= set(extras)
+    assert {"plot", "dask", "datasets", "benchmarks", "docs", "dev"} <= set(extras)
     # Every requirement of an extra installs on every supported Python.
     requires = info.get_all("Requires-Dist")
     sphinx = [r for r in requires if r.startswith("sphinx>=") and "docs" in r]
