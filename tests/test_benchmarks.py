@@ -399,3 +399,19 @@ def test_game_levers_quick():
             rf"{row}{NUMBER} \| {NUMBER} \| {NUMBER}$",
         ],
     )
+
+
+def test_throughput_quick_counts_flops_and_the_share_of_peak():
+    out = run_script("benchmarks/throughput.py", "--quick", "--threads", "1")
+    assert_lines(
+        out,
+        [
+            r"^threads\s+images/s\s+MFLOP/image\s+GFLOP/s\s+peak GFLOP/s\s+share$",
+            rf"^\s+1\s+{NUMBER}\s+{NUMBER}\s+{NUMBER}\s+{NUMBER}\s+{NUMBER}$",
+            r"^# architecture conv, batch 100; share:",
+        ],
+    )
+    # A conv step on 28x28 images costs tens of MFLOP per image: a counter
+    # that missed the backward passes (or counted nothing) would read far less.
+    flops = float(re.search(rf"^\s+1\s+{NUMBER}\s+({NUMBER})", out, re.M).group(1))
+    assert flops > 10

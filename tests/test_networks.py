@@ -365,3 +365,43 @@ def test_check_networks_names_the_network_whose_forward_fails():
 
     with pytest.raises(ValueError, match=r"decoder\(z\) gives NaN"):
         check_networks((encoder, NaNDecoder(), discriminator), (64,), 4)
+
+
+@pytest.mark.parametrize("p", [0.2, 0.5])
+@pytest.mark.parametrize("layout", [torch.contiguous_format, torch.channels_last])
+def test_dropout_keeps_one_minus_p_and_rescales_them(p, layout):
+    # The CPU mask is drawn another way than nn.Dropout's: the same law.
+    drop = networks.Dropout(p)
+    x = torch.ones(50, 8, 25, 25).contiguous(memory_format=layout)
+    torch.manual_seed(0)
+    y = drop(x)
+    kept = y != 0
+    n = x.numel()
+    # 6 standard deviations of a binomial count: fails a wrong rate, not chance.
+    assert abs(kept.sum().item() - (1 - p) * n) < 6 * math.sqrt(n * p * (1 - p))
+    assert torch.allclose(y[kept], torch.tensor(1 / (1 - p)))
+    assert y.is_contiguous(memory_format=layout)
+    # Masks differ along every axis (no repeated rows or channels).
+    assert not torch.equal(kept[0], kept[1]) and not torch.equal(kept[:, 0], kept[:, 1])
+    torch.manual_seed(0)
+    assert torch.equal(drop(x), y)  # torch's seed fixes the mask
+
+
+def test_dropout_gradient_flows_through_kept_elements_only():
+    drop = networks.Dropout(0.3)
+    x = torch.randn(40, 30, requires_grad=True)
+    y = drop(x)
+    y.sum().backward()
+    assert torch.equal(x.grad, (y != 0).float() / 0.7)
+
+
+def test_dropout_is_identity_in_eval_and_matches_nn_dropout_elsewhere():
+    drop, reference = networks.Dropout(0.4), nn.Dropout(0.4)
+    x = torch.randn(16, 32)
+    assert torch.equal(drop.eval()(x), x)
+    assert isinstance(drop, nn.Dropout) and repr(drop) == repr(reference)
+    assert torch.equal(networks.Dropout(1.0)(x), torch.zeros_like(x))
+    assert torch.equal(networks.Dropout(0.0)(x), x)
+    # Off the CPU (here the meta device) it is nn.Dropout's own forward.
+    meta = torch.empty(4, 4, device="meta")
+    assert drop.train()(meta).shape == (4, 4)
