@@ -14,7 +14,7 @@ For each torch thread count asked for, in one process:
 - the share of peak: images/s x FLOPs per image / peak.
 
 The data are random pixels of MNIST's shape (1x28x28) or random rows for the
-MLP: speed does not depend on content. ``--set name=value`` passes estimator
+MLP: speed does not depend on content. ``--set NAME=VALUE ...`` passes estimator
 parameters (e.g. ``architecture=\"mlp\"``).
 
 Usage::
@@ -30,7 +30,7 @@ import time
 
 import numpy as np
 import torch
-from semi_supervised import machine_line, parameter
+from semi_supervised import add_set_option, machine_line
 from skorch.callbacks import Callback
 from speed import EpochClock
 from torch.utils.flop_counter import FlopCounterMode
@@ -93,19 +93,12 @@ def main():
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument(
-        "--set",
-        type=parameter,
-        action="append",
-        default=[],
-        metavar="NAME=VALUE",
-        help="an ALITransformer parameter (repeatable)",
-    )
+    add_set_option(parser)
     parser.add_argument("--quick", action="store_true", help="tiny smoke run")
     args = parser.parse_args()
     if args.quick:
         args.n_images, args.epochs, args.repeats = 300, 1, 1
-    params = dict(args.set)
+    params = dict(args.params)
 
     rng = np.random.default_rng(args.seed)
     if params.get("architecture") == "mlp":
