@@ -1,10 +1,12 @@
-"""How much of the CPU a default fit uses: images/s against float32 matmul peak.
+"""How much of the CPU a default fit uses: images/s against matmul peak.
 
 For each torch thread count asked for, in one process:
 
-- the machine's float32 matmul peak, GFLOP/s of a 2048 x 2048 x 2048
-  ``torch.mm`` (the best of several back-to-back calls, measured just before
-  each fit, because a shared machine's clock moves);
+- the machine's matmul peak in the fit's arithmetic (bfloat16 where the
+  fit trains under bfloat16 autocast, see ``precision``; else float32),
+  GFLOP/s of a 2048 x 2048 x 2048 ``torch.mm`` (the best of several
+  back-to-back calls, measured just before each fit, because a shared
+  machine's clock moves);
 - a default ``ALITransformer`` fit (its architecture, width, batch size and
   game as the estimator chooses them), timed from the end of its first epoch
   to the end of its last (``speed.EpochClock``), in images/s;
@@ -36,6 +38,7 @@ from speed import EpochClock
 from torch.utils.flop_counter import FlopCounterMode
 
 from sklearn_ali import ALITransformer
+from sklearn_ali._devices import autocast_bfloat16
 
 
 class StepFlops(Callback):
@@ -58,9 +61,9 @@ class StepFlops(Callback):
             self._counter = None
 
 
-def matmul_peak(n=2048, calls=8):
-    """GFLOP/s of the best of ``calls`` float32 n x n x n products."""
-    a, b = torch.randn(n, n), torch.randn(n, n)
+def matmul_peak(n=2048, calls=8, dtype=torch.float32):
+    """GFLOP/s of the best of ``calls`` n x n x n products in ``dtype``."""
+    a, b = torch.randn(n, n, dtype=dtype), torch.randn(n, n, dtype=dtype)
     a @ b  # warm-up
     best = float("inf")
     for _ in range(calls):
@@ -99,6 +102,9 @@ def main():
     if args.quick:
         args.n_images, args.epochs, args.repeats = 300, 1, 1
     params = dict(args.params)
+    # The peak in the arithmetic the fit's products run in.
+    bf16 = autocast_bfloat16(params.get("precision", "auto"), "cpu")
+    dtype = torch.bfloat16 if bf16 else torch.float32
 
     rng = np.random.default_rng(args.seed)
     if params.get("architecture") == "mlp":
@@ -110,7 +116,7 @@ def main():
     print(
         f"# default ALITransformer fit, {args.n_images} x {X.shape[1:]} random "
         f"inputs, {args.epochs} timed epochs, median of {args.repeats}; "
-        f"parameters {params or 'defaults'}"
+        f"parameters {params or 'defaults'}; products in {dtype}"
     )
     header = (
         f"{'threads':>7}{'images/s':>10}{'MFLOP/image':>13}"
@@ -123,7 +129,7 @@ def main():
             torch.set_num_threads(threads)
             rates, shares, peaks, flops = [], [], [], None
             for r in range(args.repeats):
-                peak = matmul_peak()
+                peak = matmul_peak(dtype=dtype)
                 rate, flops, ali = timed_fit(X, args.epochs, args.seed + r, params)
                 rates.append(rate)
                 peaks.append(peak)
@@ -139,8 +145,8 @@ def main():
         torch.set_num_threads(threads_before)
     print(
         f"# architecture {ali.architecture_}, batch {ali.batch_size}; share: "
-        "median over repeats of images/s x FLOPs/image / the peak measured "
-        "just before that fit"
+        "median over repeats of images/s x FLOPs/image / the peak (matmul in "
+        "the fit's arithmetic) measured just before that fit"
     )
 
 

@@ -25,7 +25,13 @@ from . import _distributed
 from ._batches import RowBatches
 from ._callbacks import FitProgressBar, TrainingDivergedError
 from ._checks import ChecksMixin, structure_value
-from ._devices import SEED_BOUND, rank_seed, resolve_device, seeded_torch
+from ._devices import (
+    SEED_BOUND,
+    autocast_bfloat16,
+    rank_seed,
+    resolve_device,
+    seeded_torch,
+)
 from ._inference import FEATURES, InferenceMixin
 from ._scaling import check_scaled_range, fit_scaling
 from ._state import PersistenceMixin
@@ -81,6 +87,7 @@ class BaseALI(ChecksMixin, InferenceMixin, PersistenceMixin, BaseEstimator):
         "gradient_penalty": [Interval(Real, 0, None, closed="left")],
         "device": [str, torch.device],
         "keep_on_device": ["boolean"],
+        "precision": [StrOptions({"auto", "bfloat16", "float32"})],
         "distributed": [StrOptions({"auto"}), "boolean"],
         "distributed_timeout": [Interval(Real, 0, None, closed="neither")],
         "validation_fraction": [Interval(Real, 0, 1, closed="left")],
@@ -161,9 +168,8 @@ class BaseALI(ChecksMixin, InferenceMixin, PersistenceMixin, BaseEstimator):
             seed = check_random_state(self.random_state).randint(SEED_BOUND)
             self._seed_ = self._same_on_all_ranks(int(seed))
             data = self._training_data(X, targets)
-            cuda = torch.device(self.device_).type == "cuda"
             with seeded_torch(rank_seed(self._seed_, rank), self.device_):
-                net = self._make_net(*self._allocated_networks(), cuda=cuda)
+                net = self._make_net(*self._allocated_networks())
                 self._structure_ = self._structure()
                 self.net_ = net
                 net.initialize()
@@ -210,9 +216,8 @@ class BaseALI(ChecksMixin, InferenceMixin, PersistenceMixin, BaseEstimator):
             self.device_ = self._resolve_device()
             rank = self._join_data_parallel(X.shape)
             device = self.device_
-            cuda = torch.device(device).type == "cuda"
             with seeded_torch(rank_seed(seed, rank), device):
-                settings = self._net_settings(cuda=cuda, seed=seed)
+                settings = self._net_settings(seed=seed)
                 # skorch's set_params cannot bring back a default callback
                 # that was set to None (PrintLog, after a fit with verbose=1);
                 # initialize_callbacks reads the init argument itself.
@@ -390,15 +395,15 @@ class BaseALI(ChecksMixin, InferenceMixin, PersistenceMixin, BaseEstimator):
     # from the estimator's attributes of the same names.
     game = ALI
 
-    def _make_net(self, encoder, decoder, discriminator, *, cuda):
+    def _make_net(self, encoder, decoder, discriminator):
         return ALINet(
             ALIModule(encoder, decoder, discriminator),
             game=self.game,
             n_components=self.n_components_,
-            **self._net_settings(cuda=cuda, seed=getattr(self, "_seed_", 0)),
+            **self._net_settings(seed=getattr(self, "_seed_", 0)),
         )
 
-    def _net_settings(self, *, cuda, seed):
+    def _net_settings(self, *, seed):
         """ALINet's settings from this estimator's hyperparameters."""
         callbacks = [copy.deepcopy(cb) for cb in self.callbacks or []]
         rank, world = self._data_parallel_world()
@@ -406,8 +411,8 @@ class BaseALI(ChecksMixin, InferenceMixin, PersistenceMixin, BaseEstimator):
         settings = {
             "lr": self.learning_rate,
             "optimizer__betas": tuple(self.betas),
-            "use_amp": cuda,
-            "channels_last": cuda and len(self._network_input_shape()) == 3,
+            "use_amp": autocast_bfloat16(self.precision, self.device_),
+            "channels_last": len(self._network_input_shape()) == 3,
             "max_epochs": self.max_epochs,
             "batch_size": self.batch_size,
             "scaling": self._scaling(),

@@ -54,6 +54,24 @@ def resolve_device(device, name="device"):
     return str(device)
 
 
+def autocast_bfloat16(precision, device):
+    """Whether training on ``device`` runs under bfloat16 autocast.
+
+    ``precision="auto"`` asks for it where bfloat16 products are native:
+    CUDA, and CPUs with AVX-512 BF16 (AMX implies it). Elsewhere the CPU
+    emulates bfloat16 and would train slower than in float32.
+    """
+    if precision != "auto":
+        return precision == "bfloat16"
+    device = torch.device(device)
+    if device.type == "cuda":
+        return True
+    if device.type == "cpu":
+        probe = getattr(torch.cpu, "_is_avx512_bf16_supported", None)
+        return bool(probe is not None and probe())
+    return False
+
+
 def rank_seed(seed, rank):
     """torch's seed on ``rank``: the noise of each rank's share must differ."""
     return seed if rank == 0 else (seed + 104729 * rank) % SEED_BOUND

@@ -125,9 +125,7 @@ class PersistenceMixin:
         # The weights drawn here are overwritten; the caller's torch RNG is
         # left as it was.
         with seeded_torch(0, "cpu"):
-            net = model._make_net(
-                *model._build_networks(), cuda=torch.device(device).type == "cuda"
-            )
+            net = model._make_net(*model._build_networks())
             net.device = device
             net.initialize()
         model.net_ = net

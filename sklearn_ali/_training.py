@@ -117,9 +117,10 @@ class ALINet(NetBatchesMixin, NeuralNet):
     n_components : int
         Latent size; the prior is N(0, I) in that many dimensions.
     use_amp : bool
-        bf16 autocast on CUDA.
+        bfloat16 autocast of the training and validation steps (on the
+        device's type: CUDA or the CPU).
     channels_last : bool
-        channels_last memory format for conv networks on CUDA.
+        channels_last memory format for conv networks.
     scaling : (Tensor, Tensor) or None
         ``(shift, factor)``: batches are raw data, and the networks see
         ``shift + x * factor`` in float32, computed on the net's device.
@@ -228,7 +229,7 @@ class ALINet(NetBatchesMixin, NeuralNet):
 
     def initialize_module(self):
         super().initialize_module()
-        if self.channels_last and str(self.device).startswith("cuda"):
+        if self.channels_last:
             self.module_.to(memory_format=torch.channels_last)
         return self
 
@@ -280,7 +281,7 @@ class ALINet(NetBatchesMixin, NeuralNet):
     def _prepare(self, batch):
         # Pinned host memory + non_blocking: the copy overlaps the previous step.
         x = self._scale(batch[0].to(self.device, non_blocking=True))
-        if self.channels_last and x.dim() == 4 and x.is_cuda:
+        if self.channels_last and x.dim() == 4:
             x = x.contiguous(memory_format=torch.channels_last)
         return x
 
@@ -301,9 +302,7 @@ class ALINet(NetBatchesMixin, NeuralNet):
         return super().infer(x, **fit_params)
 
     def _autocast(self, x):
-        return torch.autocast(
-            "cuda", torch.bfloat16, enabled=self.use_amp and x.is_cuda
-        )
+        return torch.autocast(x.device.type, torch.bfloat16, enabled=self.use_amp)
 
     def _unpack(self, batch):
         """``(x, targets, n_prior)`` of a batch, on the device and scaled.
@@ -323,7 +322,7 @@ class ALINet(NetBatchesMixin, NeuralNet):
         """``(d_loss, g_loss, diagnostics)`` of one batch: the game played.
 
         The game's losses on this net's networks, with prior draws for the
-        batch and the game's options, under bf16 autocast on CUDA when
+        batch and the game's options, under bfloat16 autocast when
         ``use_amp``.
         """
         x, targets, n_prior = self._unpack(batch)

@@ -121,7 +121,8 @@ class SpectralNorm(nn.Module):
             with torch.no_grad():
                 self.v.copy_(F.normalize(w_mat.t() @ self.u, dim=0, eps=self.eps))
                 self.u.copy_(F.normalize(w_mat @ self.v, dim=0, eps=self.eps))
-        sigma = torch.dot(self.u, w_mat @ self.v)
+        # Under CPU autocast the product is bfloat16; dot wants one dtype.
+        sigma = torch.dot(self.u, (w_mat @ self.v).to(self.u.dtype))
         w = w / sigma
         if isinstance(self.layer, nn.Conv2d):
             return self.layer._conv_forward(x, w, self.layer.bias)

@@ -15,6 +15,7 @@ from sklearn.exceptions import NotFittedError
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import Pipeline
 from sklearn.svm import LinearSVC
+from skorch.callbacks import Callback
 
 from sklearn_ali import ALITransformer
 from sklearn_ali import _inference as inference_module
@@ -838,6 +839,68 @@ def test_meta_device_is_refused(digits_flat, tiny):
 def test_auto_device_is_cpu_without_cuda(digits_flat, tiny):
     ali = ALITransformer(random_state=0, **tiny).fit(digits_flat)
     assert ali.device_ == ("cuda" if torch.cuda.is_available() else "cpu")
+
+
+# -- arithmetic of the training steps ----------------------------------------
+
+
+class _RecordDtypes(Callback):
+    """Records the dtype of the discriminator's logits in training batches."""
+
+    def on_train_begin(self, net, **kwargs):
+        self.dtypes_ = set()
+        self._hook = net.module_.discriminator.register_forward_hook(
+            lambda module, args, out: self.dtypes_.add(out.dtype)
+        )
+
+    def on_train_end(self, net, **kwargs):
+        self._hook.remove()
+
+
+@pytest.mark.parametrize(
+    ("precision", "dtype"), [("bfloat16", torch.bfloat16), ("float32", torch.float32)]
+)
+@pytest.mark.parametrize("images", [True, False])
+def test_precision_sets_the_training_arithmetic(
+    precision, dtype, images, digits_images, digits_flat, tiny
+):
+    X = digits_images if images else digits_flat
+    ali = ALITransformer(
+        precision=precision,
+        callbacks=[("dtypes", _RecordDtypes())],
+        random_state=0,
+        **tiny,
+    ).fit(X)
+    assert dict(ali.net_.callbacks_)["dtypes"].dtypes_ == {dtype}
+    # Weights and features stay float32 / the input's dtype either way.
+    assert {p.dtype for p in ali.net_.module_.parameters()} == {torch.float32}
+    features = ali.transform(X)
+    assert features.dtype == np.float64 and np.isfinite(features).all()
+    again = ALITransformer(precision=precision, random_state=0, **tiny).fit(X)
+    np.testing.assert_array_equal(again.transform(X), features)
+
+
+def test_precision_auto_follows_the_hardware(digits_flat, tiny):
+    from sklearn_ali._devices import autocast_bfloat16
+
+    probe = getattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False)
+    assert autocast_bfloat16("auto", "cpu") == bool(probe())
+    assert autocast_bfloat16("auto", "cuda")
+    assert not autocast_bfloat16("float32", "cuda")
+    assert autocast_bfloat16("bfloat16", "cpu")
+    ali = ALITransformer(random_state=0, **tiny).fit(digits_flat)
+    assert ali.net_.use_amp == autocast_bfloat16("auto", ali.device_)
+
+
+def test_bfloat16_training_is_not_float32_training(digits_images, tiny):
+    fits = {
+        p: ALITransformer(precision=p, random_state=0, **tiny).fit(digits_images)
+        for p in ("bfloat16", "float32")
+    }
+    a, b = (fits[p].transform(digits_images) for p in fits)
+    assert not np.array_equal(a, b)
+    # ...but the same networks trained alike: the features barely move.
+    assert np.corrcoef(a.ravel(), b.ravel())[0, 1] > 0.9
 
 
 # -- GPU (runs where CUDA is present) ----------------------------------------
