@@ -118,7 +118,7 @@ class ConditionalALI(BaseALI):
         Arithmetic of the training steps. ``"bfloat16"`` runs them under
         bfloat16 autocast (weights, optimizer and ``transform`` stay
         float32); ``"auto"`` does so where bfloat16 products are native, on
-        CUDA and on CPUs with AVX-512 BF16 or AMX (about 1.6 times the
+        CUDA and on CPUs with AVX-512 BF16 or AMX (1.55-1.6 times the
         images/s of float32 for the default conv net on 2 such cores; see
         ``docs/benchmarks.md``), and trains in float32 elsewhere.
 

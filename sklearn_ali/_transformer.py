@@ -84,7 +84,8 @@ class ALITransformer(EncoderFeaturesMixin, TransformerMixin, BaseALI):
         Passes over the training data. On MNIST-5k the features improve little
         after 10-15 epochs while the game keeps balancing (see
         ``docs/benchmarks.md``); 20 epochs of the 28x28 conv network on 4,000
-        MNIST digits take about 1.5 minutes on 2 otherwise idle CPU cores.
+        MNIST digits take about 50 s on 2 otherwise idle CPU cores with
+        native bfloat16 (see ``precision``), 1.5 minutes in float32.
 
     batch_size : int, default=100
         Samples per adversarial step.
@@ -141,7 +142,7 @@ class ALITransformer(EncoderFeaturesMixin, TransformerMixin, BaseALI):
         Arithmetic of the training steps. ``"bfloat16"`` runs them under
         bfloat16 autocast (weights, optimizer and ``transform`` stay
         float32); ``"auto"`` does so where bfloat16 products are native, on
-        CUDA and on CPUs with AVX-512 BF16 or AMX (about 1.6 times the
+        CUDA and on CPUs with AVX-512 BF16 or AMX (1.55-1.6 times the
         images/s of float32 for the default conv net on 2 such cores; see
         ``docs/benchmarks.md``), and trains in float32 elsewhere.
 
