@@ -103,14 +103,13 @@ def main():
         args.n_images, args.epochs, args.repeats = 300, 1, 1
     params = dict(args.params)
     # The peak in the arithmetic the fit's products run in.
-    bf16 = autocast_bfloat16(params.get("precision", "auto"), "cpu")
-    dtype = torch.bfloat16 if bf16 else torch.float32
-
     rng = np.random.default_rng(args.seed)
     if params.get("architecture") == "mlp":
         X = rng.random((args.n_images, 784), dtype=np.float32)
     else:
         X = rng.integers(0, 256, (args.n_images, 1, 28, 28), dtype=np.uint8)
+    bf16 = autocast_bfloat16(params.get("precision", "auto"), "cpu", images=X.ndim == 4)
+    dtype = torch.bfloat16 if bf16 else torch.float32
 
     print(machine_line())
     print(

@@ -408,11 +408,12 @@ class BaseALI(ChecksMixin, InferenceMixin, PersistenceMixin, BaseEstimator):
         callbacks = [copy.deepcopy(cb) for cb in self.callbacks or []]
         rank, world = self._data_parallel_world()
         verbose = self.verbose if rank == 0 else 0  # rank 0 speaks for all
+        images = len(self._network_input_shape()) == 3
         settings = {
             "lr": self.learning_rate,
             "optimizer__betas": tuple(self.betas),
-            "use_amp": autocast_bfloat16(self.precision, self.device_),
-            "channels_last": len(self._network_input_shape()) == 3,
+            "use_amp": autocast_bfloat16(self.precision, self.device_, images=images),
+            "channels_last": images,
             "max_epochs": self.max_epochs,
             "batch_size": self.batch_size,
             "scaling": self._scaling(),

@@ -117,10 +117,12 @@ class ConditionalALI(BaseALI):
     precision : {"auto", "bfloat16", "float32"}, default="auto"
         Arithmetic of the training steps. ``"bfloat16"`` runs them under
         bfloat16 autocast (weights, optimizer and ``transform`` stay
-        float32); ``"auto"`` does so where bfloat16 products are native, on
-        CUDA and on CPUs with AVX-512 BF16 or AMX (1.55-1.6 times the
-        images/s of float32 for the default conv net on 2 such cores; see
-        ``docs/benchmarks.md``), and trains in float32 elsewhere.
+        float32). ``"auto"`` does so for images where bfloat16 products are
+        native, on CUDA and on CPUs with AVX-512 BF16 or AMX (1.55-1.6 times
+        the images/s of float32 for the default conv net on 2 such cores;
+        see ``docs/benchmarks.md``), and trains in float32 elsewhere and on
+        rows, whose standardised features bfloat16 would round to about
+        1/128 of their scale.
 
     distributed : "auto" or bool, default="auto"
         Data-parallel training over the processes ``torchrun`` launched, as

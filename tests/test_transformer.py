@@ -880,16 +880,19 @@ def test_precision_sets_the_training_arithmetic(
     np.testing.assert_array_equal(again.transform(X), features)
 
 
-def test_precision_auto_follows_the_hardware(digits_flat, tiny):
+def test_precision_auto_follows_the_hardware(digits_flat, digits_images, tiny):
     from sklearn_ali._devices import autocast_bfloat16
 
     probe = getattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False)
-    assert autocast_bfloat16("auto", "cpu") == bool(probe())
-    assert autocast_bfloat16("auto", "cuda")
-    assert not autocast_bfloat16("float32", "cuda")
-    assert autocast_bfloat16("bfloat16", "cpu")
-    ali = ALITransformer(random_state=0, **tiny).fit(digits_flat)
-    assert ali.net_.use_amp == autocast_bfloat16("auto", ali.device_)
+    assert autocast_bfloat16("auto", "cpu", images=True) == bool(probe())
+    assert autocast_bfloat16("auto", "cuda", images=True)
+    assert not autocast_bfloat16("auto", "cuda", images=False)
+    assert not autocast_bfloat16("float32", "cuda", images=True)
+    assert autocast_bfloat16("bfloat16", "cpu", images=False)
+    rows = ALITransformer(random_state=0, **tiny).fit(digits_flat)
+    assert not rows.net_.use_amp  # rows keep float32 resolution
+    images = ALITransformer(random_state=0, **tiny).fit(digits_images)
+    assert images.net_.use_amp == autocast_bfloat16("auto", "cpu", images=True)
 
 
 def test_bfloat16_training_is_not_float32_training(digits_images, tiny):
