@@ -56,8 +56,10 @@ exclude_patterns = [
     "Thumbs.db",
     ".DS_Store",
     "**.ipynb_checkpoints",
-    # Sphinx-Gallery's per-example listing of run times, made at each build.
+    # Sphinx-Gallery's listings of run times, made at each build: one for
+    # the whole project and one in the gallery's folder.
     "sg_execution_times.rst",
+    "auto_examples/sg_execution_times.rst",
 ]
 html_static_path = ["_static"] if (DOCS / "_static").is_dir() else []
 
@@ -143,9 +145,9 @@ sphinx_gallery_conf = {
     # A cell ending in plot_samples(...) would print "<Figure size ...>".
     "capture_repr": (),
     "show_memory": False,
-    # Names in the examples' code link to the API pages, and each API page
-    # lists the examples that use it (the templates' minigallery).
-    "reference_url": {"sklearn_ali": None},
+    # Each API page lists the examples that use it (the templates'
+    # minigallery); names in the examples' code link to the API pages
+    # through this build's own objects.
     "backreferences_dir": "generated/backreferences",
     "doc_module": ("sklearn_ali",),
 }

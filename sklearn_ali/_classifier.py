@@ -76,14 +76,15 @@ class ALIClassifier(EncoderFeaturesMixin, ClassifierMixin, TransformerMixin, Bas
         ``"deterministic"`` maps x to a single z (BiGAN).
 
     features : {"hidden", "mean", "sample"}, default="hidden"
-        What ``transform`` returns, as in ALITransformer: the last three
-        hidden encoder layers concatenated with mu, mu alone, or a draw from
-        q(z | x). Predictions do not depend on it.
+        What ``transform`` returns, as in ALITransformer: the outputs of the
+        encoder's last three blocks (fewer when it has fewer) concatenated
+        with mu, mu alone, or a draw from q(z | x). Predictions do not depend
+        on it.
 
     max_epochs : int, default=40
         Passes over the training data (all rows, labelled or not). Twice
         ALITransformer's: on MNIST-5k the test error was still falling after
-        20 epochs, most with 1,000 labels (docs/benchmarks.md).
+        20 epochs, most with 1,000 labels (:doc:`/benchmarks`).
 
     batch_size : int, default=100
         Rows per adversarial step. When fewer than half the rows are
@@ -98,7 +99,7 @@ class ALIClassifier(EncoderFeaturesMixin, ClassifierMixin, TransformerMixin, Bas
         times ALITransformer's: the discriminator is also the classifier,
         and on MNIST-5k 2e-3 took the error with 100 labels from 16.0 %
         (2e-4) to 10.7 % after 20 epochs on one draw, with no sign of
-        instability (docs/benchmarks.md).
+        instability (:doc:`/benchmarks`).
 
     discriminator_learning_rate : float, default=None
         Adam learning rate of the discriminator; ``None`` uses
@@ -116,7 +117,7 @@ class ALIClassifier(EncoderFeaturesMixin, ClassifierMixin, TransformerMixin, Bas
         and a 1-Lipschitz network cannot spread the class logits of nearby
         images apart. On MNIST-5k with 100 labels, turning it off took the
         error from 9.40 to 5.13 % (3 draws), on digits with 1,000 labels
-        from 9.91 to 4.17 % (docs/benchmarks.md). Dropout, the cycle term
+        from 9.91 to 4.17 % (:doc:`/benchmarks`). Dropout, the cycle term
         and the divergence guard still stand against a winning
         discriminator.
 
@@ -152,7 +153,7 @@ class ALIClassifier(EncoderFeaturesMixin, ClassifierMixin, TransformerMixin, Bas
         float32). ``"auto"`` does so for images where bfloat16 products are
         native, on CUDA and on CPUs with AVX-512 BF16 or AMX (1.55-1.6 times
         the images/s of float32 for the default conv net on 2 such cores;
-        see ``docs/benchmarks.md``), and trains in float32 elsewhere and on
+        see :doc:`/benchmarks`), and trains in float32 elsewhere and on
         rows, whose standardised features bfloat16 would round to about
         1/128 of their scale.
 

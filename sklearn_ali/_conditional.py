@@ -66,7 +66,7 @@ class ConditionalALI(BaseALI):
         Passes over the training data. With ``learning_rate``, chosen on
         MNIST-5k, where the condition took hold late: with 20 epochs at
         2e-4 a classifier read it back from 19.6 % of the samples, with 40
-        at 2e-3 from 90.3 % (docs/benchmarks.md).
+        at 2e-3 from 90.3 % (:doc:`/benchmarks`).
 
     batch_size : int, default=100
         Rows per training step.
@@ -120,7 +120,7 @@ class ConditionalALI(BaseALI):
         float32). ``"auto"`` does so for images where bfloat16 products are
         native, on CUDA and on CPUs with AVX-512 BF16 or AMX (1.55-1.6 times
         the images/s of float32 for the default conv net on 2 such cores;
-        see ``docs/benchmarks.md``), and trains in float32 elsewhere and on
+        see :doc:`/benchmarks`), and trains in float32 elsewhere and on
         rows, whose standardised features bfloat16 would round to about
         1/128 of their scale.
 

@@ -345,8 +345,10 @@ class EncoderFeaturesMixin(ClassNamePrefixFeaturesOutMixin, TransformerMixin):
         """Names of the columns of ``transform``.
 
         With ``features="hidden"``, ``<estimator>_<part>_<index>``: the part
-        is the encoder block the column comes from (``block1``, ...) or
-        ``mu``, the latent mean; otherwise ``<estimator><index>``.
+        is the encoder block the column comes from, counted from ``block0``,
+        the encoder's first block (so a net with more than three blocks
+        starts later), or ``mu``, the latent mean; otherwise
+        ``<estimator><index>``.
 
         Parameters
         ----------

@@ -69,13 +69,19 @@ class ALITransformer(EncoderFeaturesMixin, TransformerMixin, BaseALI):
         ``"deterministic"`` maps x to a single z (BiGAN).
 
     features : {"hidden", "mean", "sample"}, default="hidden"
-        What ``transform`` returns: the last three hidden encoder layers
-        (conv maps max-pooled to at most 4x4) concatenated with mu, as in
-        the paper's SVHN protocol; the encoder mean mu(x) alone; or a draw
-        from q(z | x). ``"hidden"`` is the default because it is the better
+        What ``transform`` returns: the outputs of the encoder's last three
+        blocks (all of them when it has fewer; conv maps max-pooled to at
+        most 4x4) concatenated with mu, as in the paper's SVHN protocol; the
+        encoder mean mu(x) alone; or a draw from q(z | x). How many blocks
+        ``"hidden"`` takes depends on the architecture: the MLP has one per
+        entry of ``hidden_layer_sizes`` (two with the defaults, 1,024 +
+        ``n_components`` columns), the conv net one per level it sizes to the
+        images (one for 8x8, three for 28x28), the SVHN net six (the last
+        three are taken); ``get_feature_names_out`` names each column's
+        block. ``"hidden"`` is the default because it is the better
         feature for a linear classifier on every data set measured (MNIST-5k:
         16.7 % error with 100 labels against 25.3 % for mu; see
-        ``docs/benchmarks.md``), at the price of width (2,752 features for
+        :doc:`/benchmarks`), at the price of width (2,752 features for
         28x28 images, against ``n_components``). Its last ``n_components``
         columns are mu, so ``inverse_transform(transform(X))`` still
         reconstructs X; ``encode`` returns mu whatever this is.
@@ -83,7 +89,7 @@ class ALITransformer(EncoderFeaturesMixin, TransformerMixin, BaseALI):
     max_epochs : int, default=20
         Passes over the training data. On MNIST-5k the features improve little
         after 10-15 epochs while the game keeps balancing (see
-        ``docs/benchmarks.md``); 20 epochs of the 28x28 conv network on 4,000
+        :doc:`/benchmarks`); 20 epochs of the 28x28 conv network on 4,000
         MNIST digits take about 50 s on 2 otherwise idle CPU cores with
         native bfloat16 (see ``precision``), 1.5 minutes in float32.
 
@@ -92,7 +98,7 @@ class ALITransformer(EncoderFeaturesMixin, TransformerMixin, BaseALI):
 
     learning_rate : float, default=2e-4
         Adam learning rate of the encoder and decoder (DCGAN's rate; the
-        measured alternatives are in ``docs/benchmarks.md``).
+        measured alternatives are in :doc:`/benchmarks`).
 
     discriminator_learning_rate : float, default=None
         Adam learning rate of the discriminator; ``None`` uses
@@ -144,7 +150,7 @@ class ALITransformer(EncoderFeaturesMixin, TransformerMixin, BaseALI):
         float32). ``"auto"`` does so for images where bfloat16 products are
         native, on CUDA and on CPUs with AVX-512 BF16 or AMX (1.55-1.6 times
         the images/s of float32 for the default conv net on 2 such cores;
-        see ``docs/benchmarks.md``), and trains in float32 elsewhere and on
+        see :doc:`/benchmarks`), and trains in float32 elsewhere and on
         rows, whose standardised features bfloat16 would round to about
         1/128 of their scale.
 
@@ -356,12 +362,14 @@ class ALITransformer(EncoderFeaturesMixin, TransformerMixin, BaseALI):
 
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y=None):
-        """Train ALI for one epoch on X.
+        """Train ALI for one epoch on X: one pass over X in ``batch_size``
+        batches.
 
         The first call initialises the model (the scaling is learned from
         this X, so pass a representative batch); later calls continue from
-        the current networks and optimizer, as ``BernoulliRBM.partial_fit``
-        does.
+        the current networks and optimizer. Unlike
+        ``BernoulliRBM.partial_fit``, which takes one gradient step on X as a
+        single batch, each call takes ``ceil(len(X) / batch_size)`` steps.
 
         Parameters
         ----------

@@ -80,7 +80,7 @@ class Dropout(nn.Dropout):
     devices it is ``nn.Dropout``. On the CPU, PyTorch draws dropout masks
     with ``bernoulli_``, which runs on one thread, element by element: for a
     200 x 64 x 14 x 14 batch it took 18.6 ms against 4.6 ms for ``random_``
-    (``docs/benchmarks.md``, "Throughput"), and it left the second core
+    (:doc:`/benchmarks`, "Throughput"), and it left the second core
     idle. Here the mask compares 31-bit integers from ``random_`` (the same
     generator, so ``torch.manual_seed`` still fixes it) with ``p * 2**31``,
     and the arithmetic after it runs on every thread, in the input's memory

@@ -92,6 +92,7 @@ def _bce(logits, target):
 
 # softplus(-d_q) + softplus(d_p) for D, the labels swapped for the generators:
 # the minimax game's fixed points, with strong gradients where D saturates.
+#: The non-saturating loss (Goodfellow et al., 2014), ``loss="non_saturating"``.
 NON_SATURATING = AdversarialLoss(
     name="non_saturating",
     discriminator=lambda d_q, d_p: _bce(d_q, 1.0) + _bce(d_p, 0.0),
@@ -112,6 +113,7 @@ NON_SATURATING = AdversarialLoss(
 # The hinge game (Lim & Ye 2017; SAGAN, BigBiGAN): D is a critic pushing
 # encoder pairs above +1 and decoder pairs below -1; the generators lower the
 # gap between the two sides' mean scores.
+#: The hinge loss (Lim & Ye, 2017), ``loss="hinge"``.
 HINGE = AdversarialLoss(
     name="hinge",
     discriminator=lambda d_q, d_p: F.relu(1 - d_q).mean() + F.relu(1 + d_p).mean(),
@@ -130,6 +132,7 @@ HINGE = AdversarialLoss(
     axis_label="share of pairs inside the margin",
 )
 
+#: The adversarial losses by name: what the estimators' ``loss`` selects.
 LOSSES = MappingProxyType({loss.name: loss for loss in (NON_SATURATING, HINGE)})
 
 #: The players' losses every game records, by name, and what they are (for
