@@ -361,7 +361,8 @@ class ALIClassifier(EncoderFeaturesMixin, ClassifierMixin, TransformerMixin, Bas
 
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y, classes=None):
-        """Train for one epoch on X and y.
+        """Train for one epoch on X and y: one pass over X in ``batch_size``
+        batches (``ceil(len(X) / batch_size)`` steps).
 
         The first call initialises the model (scaling and classes); later
         calls continue from the current networks and optimizer.
