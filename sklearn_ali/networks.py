@@ -149,8 +149,29 @@ def _pooled(h, size=4):
     # Large early feature maps dominate a concatenation; pooling them to a
     # small grid keeps "hidden" features a few thousand wide (as DCGAN did).
     if h.dim() == 4 and max(h.shape[-2:]) > size:
-        h = F.adaptive_max_pool2d(h, size)
+        exporting = torch.compiler.is_exporting()
+        h = (_window_max_pool2d if exporting else F.adaptive_max_pool2d)(h, size)
     return h.flatten(1)
+
+
+def _window_max_pool2d(h, size):
+    """``F.adaptive_max_pool2d(h, size)`` as maxima over explicit windows.
+
+    The same values, from slices and reductions that ``torch.onnx`` exports
+    (it has no adaptive max pooling): output cell i covers rows
+    ``floor(i * H / size)`` to ``ceil((i + 1) * H / size)``, and the maximum
+    over a rectangle is the maximum over its rows' maxima.
+    """
+    height, width = h.shape[-2:]
+    rows = [
+        h[..., i * height // size : -(-(i + 1) * height // size), :]
+        for i in range(size)
+    ]
+    h = torch.cat([r.amax(-2, keepdim=True) for r in rows], dim=-2)
+    cols = [
+        h[..., j * width // size : -(-(j + 1) * width // size)] for j in range(size)
+    ]
+    return torch.cat([c.amax(-1, keepdim=True) for c in cols], dim=-1)
 
 
 # ---------------------------------------------------------------------------

@@ -28,6 +28,7 @@ API_MODULES = [
     "sklearn_ali.networks",
     "sklearn_ali.objectives",
     "sklearn_ali.io",
+    "sklearn_ali.onnx",
     "sklearn_ali.datasets",
     "sklearn_ali.evaluation",
     "sklearn_ali.plotting",
