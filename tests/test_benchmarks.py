@@ -12,6 +12,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 NUMBER = r"-?\d+(?:\.\d+)?"
 # umap-learn is in the benchmarks extra, not the test suite's: the scripts
@@ -415,3 +417,28 @@ def test_throughput_quick_counts_flops_and_the_share_of_peak():
     # that missed the backward passes (or counted nothing) would read far less.
     flops = float(re.search(rf"^\s+1\s+{NUMBER}\s+({NUMBER})", out, re.M).group(1))
     assert flops > 10
+
+
+def test_onnx_export_quick():
+    pytest.importorskip("skl2onnx")
+    pytest.importorskip("onnxruntime")
+    out = run_script("benchmarks/onnx_export.py", "--quick")
+    assert_lines(
+        out,
+        [
+            r"^# MNIST-5k: pipeline fitted on 300 float32 rows, checked and timed "
+            r"on all 5000",
+            *(
+                rf"^{name}\s+{NUMBER}$"
+                for name in (
+                    r"pipeline\.onnx",
+                    r"transformer\.onnx",
+                    r"transformer\.safetensors",
+                    r"pipeline\.joblib",
+                )
+            ),
+            r"^agreement on 5000 rows: predict differs on 0 rows; ",
+            rf"^estimator \(PyTorch\)\s+{NUMBER}\s+{NUMBER}$",
+            rf"^ONNX \(onnxruntime\)\s+{NUMBER}\s+{NUMBER}$",
+        ],
+    )

@@ -405,3 +405,15 @@ def test_dropout_is_identity_in_eval_and_matches_nn_dropout_elsewhere():
     # Off the CPU (here the meta device) it is nn.Dropout's own forward.
     meta = torch.empty(4, 4, device="meta")
     assert drop.train()(meta).shape == (4, 4)
+
+
+@pytest.mark.parametrize("size", [(14, 14), (7, 7), (5, 9), (2, 6), (8, 8)])
+def test_window_pooling_is_adaptive_max_pooling(size):
+    # The ONNX export pools "hidden" feature maps by explicit windows; the
+    # features must be the ones transform gives.
+    from torch.nn import functional as F
+
+    from sklearn_ali.networks import _window_max_pool2d
+
+    h = torch.randn(3, 5, *size, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(_window_max_pool2d(h, 4), F.adaptive_max_pool2d(h, 4))
