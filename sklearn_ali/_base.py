@@ -18,12 +18,11 @@ from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import _is_fitted, check_is_fitted
-from skorch.callbacks import PrintLog
 from skorch.dataset import ValidSplit
 
 from . import _distributed
 from ._batches import RowBatches
-from ._callbacks import FitProgressBar, TrainingDivergedError
+from ._callbacks import EpochTable, FitProgressBar, TrainingDivergedError
 from ._checks import ChecksMixin, structure_value
 from ._devices import (
     SEED_BOUND,
@@ -422,9 +421,7 @@ class BaseALI(ChecksMixin, InferenceMixin, PersistenceMixin, BaseEstimator):
             "verbose": verbose,
             "train_split": None,
             # verbose=1 is one bar with the losses; verbose>=2 a table per epoch.
-            "callbacks__print_log": None
-            if verbose == 1
-            else PrintLog(keys_ignored=["train_batch_count", "valid_batch_count"]),
+            "callbacks__print_log": None if verbose == 1 else EpochTable(),
         }
         # The game's options are this estimator's parameters of those names.
         settings.update(

@@ -1,15 +1,19 @@
-"""The callbacks every ALINet runs: epoch means, the divergence guard, the bar.
+"""The callbacks every ALINet runs: epoch means, the divergence guard, the logs.
 
 skorch callbacks, as skorch users write them: ``EpochMeans`` records each
 epoch's mean of every diagnostic of the game, ``DivergenceGuard`` stops a fit
 whose losses or weights stop being finite and restores the last finite
-state, ``FitProgressBar`` is ``verbose=1``'s one bar over the whole fit.
+state, ``FitProgressBar`` is ``verbose=1``'s one bar over the whole fit and
+``EpochTable`` ``verbose=2``'s table, coloured on a terminal only.
 """
 
 import math
+import os
+import re
+import sys
 
 import torch
-from skorch.callbacks import Callback
+from skorch.callbacks import Callback, PrintLog
 
 from .objectives import LOSS_DIAGNOSTICS, PLAYER_LOSSES
 
@@ -153,3 +157,34 @@ class FitProgressBar(Callback):
         state = self.__dict__.copy()
         state.pop("pbar_", None)
         return state
+
+
+# An ANSI SGR sequence, as skorch's PrintLog writes around a best value.
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+class EpochTable(PrintLog):
+    """skorch's ``PrintLog`` (the table of ``verbose=2``), without colour
+    codes where they would show as text.
+
+    skorch marks a new best value of a loss with ANSI colours; written to a
+    file, a pipe or a notebook's captured output they become ``ESC[36m``
+    noise. The colours stay when standard output is a terminal and the
+    ``NO_COLOR`` convention (https://no-color.org) is not set.
+    """
+
+    def __init__(self, keys_ignored=("train_batch_count", "valid_batch_count"), **kw):
+        super().__init__(keys_ignored=list(keys_ignored), **kw)
+
+    def format_row(self, row, key, color):
+        formatted = super().format_row(row, key, color)
+        if isinstance(formatted, str) and not _colour_terminal():
+            formatted = _ANSI.sub("", formatted)
+        return formatted
+
+
+def _colour_terminal():
+    if os.environ.get("NO_COLOR"):
+        return False
+    isatty = getattr(sys.stdout, "isatty", None)
+    return bool(isatty and isatty())

@@ -185,8 +185,9 @@ class ALIClassifier(EncoderFeaturesMixin, ClassifierMixin, TransformerMixin, Bas
         Extra skorch callbacks, copied at ``fit``.
 
     verbose : int, default=0
-        ``1`` shows one progress bar over the fit; ``2`` prints a table of the
-        losses after each epoch.
+        ``1`` shows one progress bar over the fit, carrying the epoch and the
+        current losses; ``2`` prints a table of the losses after each epoch
+        (a skorch net's ``verbose=1``), coloured only on a terminal.
 
     random_state : int, RandomState instance or None, default=None
         Seeds weight initialisation, batching, dropout, noise and the

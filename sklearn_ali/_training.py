@@ -42,13 +42,12 @@ from skorch.callbacks import (
     EarlyStopping,
     EpochTimer,
     PassthroughScoring,
-    PrintLog,
 )
 from skorch.utils import to_tensor
 
 from . import _distributed
 from ._batches import NetBatchesMixin
-from ._callbacks import DivergenceGuard, EpochMeans
+from ._callbacks import DivergenceGuard, EpochMeans, EpochTable
 from ._scaling import scale_batch
 from .objectives import ALI
 
@@ -217,14 +216,18 @@ class ALINet(NetBatchesMixin, NeuralNet):
     def get_default_callbacks(self):
         return [
             ("epoch_timer", EpochTimer()),
-            ("train_loss", PassthroughScoring(name="train_loss", on_train=True)),
+            # d_loss + g_loss: the sum of two players' opposed losses, whose
+            # minimum marks no better model, so no "best" flag (or colour).
+            (
+                "train_loss",
+                PassthroughScoring(
+                    name="train_loss", on_train=True, lower_is_better=None
+                ),
+            ),
             ("valid_loss", PassthroughScoring(name="valid_loss")),
             ("epoch_means", EpochMeans()),
             ("divergence_guard", DivergenceGuard()),
-            (
-                "print_log",
-                PrintLog(keys_ignored=["train_batch_count", "valid_batch_count"]),
-            ),
+            ("print_log", EpochTable()),
         ]
 
     def initialize_module(self):

@@ -198,7 +198,8 @@ class ALITransformer(EncoderFeaturesMixin, TransformerMixin, BaseALI):
 
     verbose : int, default=0
         ``1`` shows one progress bar over the fit, carrying the epoch and the
-        current losses; ``2`` prints a table of the losses after each epoch.
+        current losses; ``2`` prints a table of the losses after each epoch
+        (a skorch net's ``verbose=1``), coloured only on a terminal.
 
     random_state : int, RandomState instance or None, default=None
         Seeds weight initialisation, batching, dropout and noise. On the CPU a

@@ -3,6 +3,7 @@
 import copy
 import io
 import pickle
+import sys
 import warnings
 
 import joblib
@@ -547,6 +548,33 @@ def test_verbose_2_prints_the_epoch_table(capsys, digits_flat, tiny):
     assert captured.err == ""  # no progress bar
     ALITransformer(verbose=0, random_state=0, **tiny).fit(digits_flat)
     assert capsys.readouterr() == ("", "")
+
+
+@pytest.mark.parametrize(
+    "terminal, no_color, coloured",
+    [(False, "", False), (True, "", True), (True, "1", False)],
+)
+def test_epoch_table_is_coloured_on_a_terminal_only(
+    capsys, monkeypatch, digits_flat, tiny, terminal, no_color, coloured
+):
+    # skorch colours a new best valid_loss; in a file or a pipe the codes
+    # would be text.
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: terminal, raising=False)
+    monkeypatch.setenv("NO_COLOR", no_color)
+    ali = ALITransformer(verbose=2, validation_fraction=0.25, random_state=0, **tiny)
+    ali.fit(digits_flat)
+    table = capsys.readouterr().out
+    assert "valid_loss" in table
+    assert ("\x1b[" in table) == coloured
+
+
+def test_train_loss_has_no_best_flag(digits_flat, tiny):
+    # d_loss + g_loss: its minimum marks no better model.
+    ali = ALITransformer(validation_fraction=0.25, random_state=0, **tiny)
+    ali.fit(digits_flat)
+    assert "train_loss" in ali.history_[-1]
+    assert "train_loss_best" not in ali.history_[-1]
+    assert "valid_loss_best" in ali.history_[-1]
 
 
 def test_verbose_1_shows_one_bar_with_the_losses(capsys, digits_flat, tiny):
