@@ -5,9 +5,11 @@ Saving and loading a fitted model
 A fitted :class:`~sklearn_ali.ALITransformer` is saved and loaded with
 ``joblib`` like any scikit-learn estimator, or without pickle with
 :func:`sklearn_ali.io.dump` and :func:`sklearn_ali.io.load`. This example
-checks that a loaded copy gives exactly the same outputs as the original, and
-shows where the networks of a model trained on a GPU end up, and how such a
-model loads on a machine without one. It needs the ``plot`` extra
+checks that a loaded copy gives exactly the same outputs as the original and
+that a saved model loads in a fresh process that sees no GPU. Run on a machine
+with a GPU, it also trains there and shows where the networks end up and how
+such a model loads without one; run without a GPU (the page's output says
+which it had), that part loads the CPU model instead. It needs the ``plot`` extra
 (``pip install "sklearn-ali[plot]"``).
 """
 
@@ -112,9 +114,11 @@ compare(model, loaded, X)
 # ``fit``, so the saved model holds only CPU tensors and loads anywhere. With
 # ``keep_on_device=True`` they stay on the GPU, where ``transform`` is faster;
 # such a pickle still loads on a machine without CUDA, because skorch maps
-# its networks to the CPU when it unpickles them there. Each model below is
-# loaded in a fresh Python process that cannot see the GPU
-# (``CUDA_VISIBLE_DEVICES=""``), which transforms the same digits.
+# its networks to the CPU when it unpickles them there. Where this runs with a
+# GPU, it trains both kinds there and loads each in a fresh Python process
+# that cannot see the GPU (``CUDA_VISIBLE_DEVICES=""``), which transforms the
+# same digits. Without a GPU there is no GPU-trained model to show, so the
+# same fresh process loads the CPU model's pickle instead.
 CPU_ONLY_CHECK = """
 import sys, warnings
 import joblib, numpy as np, torch
@@ -154,7 +158,10 @@ if torch.cuda.is_available():
         joblib.dump(gpu_model, path)
         load_without_gpu(path, X, gpu_model.transform(X))
 else:
-    print("No CUDA device here: the models above trained on the CPU.")
+    print("No CUDA device here: the CPU model, loaded in a fresh process:")
+    path = Path(folder.name, "ali_digits.joblib")
+    joblib.dump(model, path)
+    load_without_gpu(path, X, model.transform(X))
 
 # %%
 folder.cleanup()

@@ -55,11 +55,19 @@ ali.fit(X_train)
 # Training curves
 # ---------------
 # The discriminator sees pairs (x, E(x)) from the encoder and (G(z), z) from
-# the decoder. Its loss rises towards log 4 = 1.39 and its accuracies fall
-# towards 0.5 as the two kinds of pairs become hard to tell apart; the cycle
-# term (``recon_loss``) is the L1 distance between x and G(E(x)) that the
-# default ``reconstruction_weight`` adds to the generators' loss.
+# the decoder. In a game that neither player wins its loss sits near
+# log 4 = 1.39 and its accuracies near 0.5, the two kinds of pairs being hard
+# to tell apart; accuracies near 1 mean the discriminator is winning, and
+# what trains the encoder and decoder is then mostly the cycle term
+# (``recon_loss``), the L1 distance between x and G(E(x)) that the default
+# ``reconstruction_weight`` adds to the generators' loss. The last epoch's
+# figures say which of the two this fit is:
 plot_training_curves(ali)
+last = ali.history_[-1]
+print(
+    f"epoch {len(ali.history_)}: D accuracy on (x, E(x)) {last['d_real_acc']:.2f}, "
+    f"on (G(z), z) {last['d_fake_acc']:.2f}, d_loss {last['d_loss']:.2f}"
+)
 
 # %%
 # Samples

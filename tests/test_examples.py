@@ -24,6 +24,7 @@ CASES = {
     "plot_classifier_mnist.py": (1, ["mlxtend"]),
     "plot_conditional_digits.py": (2, []),
     "plot_grid_search.py": (1, []),
+    "plot_onnx_export.py": (1, ["skl2onnx", "onnxruntime", "onnxscript"]),
     "plot_persistence.py": (1, []),
     "plot_samples_reconstructions.py": (4, ["mlxtend"]),
     "plot_semi_supervised_mnist.py": (2, ["mlxtend"]),
