@@ -99,6 +99,20 @@ def test_gallery_page_shows_figures_and_run(built_docs, example):
     assert "Run on:" in page and "CPU cores" in page
 
 
+def test_run_time_listings_are_left_out(built_docs):
+    # Sphinx-Gallery writes one at the root and one in the gallery at each
+    # build; conf.py's exclude_patterns must name both.
+    assert not (built_docs / "sg_execution_times.html").exists()
+    assert not (built_docs / "auto_examples" / "sg_execution_times.html").exists()
+
+
+def test_benchmarks_page_is_linked_from_the_api_pages(built_docs):
+    page = (built_docs / "generated" / "sklearn_ali.ALITransformer.html").read_text(
+        encoding="utf-8"
+    )
+    assert 'href="../benchmarks.html"' in page
+
+
 def test_gallery_shows_unrun_example_as_code(built_docs):
     page = (built_docs / "auto_examples" / "svhn_cifar10.html").read_text(
         encoding="utf-8"
