@@ -20,12 +20,15 @@ import re
 import sys
 from pathlib import Path
 
+from sphinx_gallery.sorting import FunctionSortKey
+
 import sklearn_ali
 
 DOCS = Path(__file__).resolve().parent
 OFFLINE = bool(os.environ.get("SKLEARN_ALI_DOCS_OFFLINE"))
 INVENTORIES = os.environ.get("SKLEARN_ALI_DOCS_INVENTORIES")
 sys.path.insert(0, str(DOCS / "sphinxext"))
+from gallery_order import reading_order  # noqa: E402
 
 # -- project -----------------------------------------------------------------
 
@@ -39,13 +42,13 @@ version = release = sklearn_ali.__version__
 extensions = [
     "sphinx.ext.autodoc",
     "sphinx.ext.autosummary",
-    "sphinx.ext.mathjax",
     "sphinx.ext.viewcode",
     "sphinx.ext.intersphinx",
     "numpydoc",
     "myst_parser",
     "sphinx_gallery.gen_gallery",
     "run_record",
+    "mathml",
 ]
 
 source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
@@ -61,7 +64,6 @@ exclude_patterns = [
     "sg_execution_times.rst",
     "auto_examples/sg_execution_times.rst",
 ]
-html_static_path = ["_static"] if (DOCS / "_static").is_dir() else []
 
 # Offline, references to third-party objects cannot resolve; online, the
 # type names in numpydoc's parameter lists would still be unresolvable
@@ -76,8 +78,9 @@ autosummary_generate = True
 autosummary_imported_members = False
 autodoc_default_options = {"member-order": "groupwise"}
 autodoc_typehints = "none"
-# mathjax is loaded from a CDN by the reader's browser; the build itself stays
-# offline.
+# Formulas become MathML at build time (docs/sphinxext/mathml.py): they
+# render without a script or a CDN, so offline copies show them too.
+html_math_renderer = "mathml"
 
 # -- numpydoc ----------------------------------------------------------------
 
@@ -107,6 +110,16 @@ html_theme_options = {
     "footer_end": ["sphinx-version"],
 }
 html_show_sourcelink = False
+# Pages without sub-pages have nothing for the left sidebar's section
+# navigation; the right sidebar's "On this page" is their table of contents.
+# The gallery's pages too: the gallery's index, one click away, lists them,
+# and their code and figures get the room.
+html_sidebars = {
+    page: []
+    for page in ("index", "quickstart", "user_guide", "benchmarks", "auto_examples/*")
+}
+html_static_path = ["_static"]
+html_css_files = ["custom.css"]
 
 
 # -- intersphinx --------------------------------------------------------------
@@ -137,7 +150,7 @@ sphinx_gallery_conf = {
     "filename_pattern": r"/plot_",
     "download_all_examples": False,
     "remove_config_comments": True,
-    "within_subsection_order": "FileNameSortKey",
+    "within_subsection_order": FunctionSortKey(reading_order, "GALLERY_ORDER"),
     "reset_modules": ("matplotlib", "run_record.record_run"),
     "matplotlib_animations": False,
     "image_srcset": [],

@@ -31,7 +31,7 @@ from sklearn.datasets import load_digits
 
 import sklearn_ali.io
 from sklearn_ali import ALITransformer
-from sklearn_ali.plotting import plot_samples
+from sklearn_ali.plotting import plot_reconstructions
 
 X = load_digits().images[:, None]
 params = dict(n_components=16, max_epochs=20, random_state=0)
@@ -82,11 +82,11 @@ print(f"{path.name}, {path.stat().st_size / 1e6:.2f} MB, loaded back:")
 compare(model, loaded, X)
 
 # %%
-# Samples drawn with the same ``random_state`` from both:
-fig = plt.figure(figsize=(6.4, 3.6), layout="constrained")
+# Digits (top of each panel) and their reconstructions G(E(x)) by each model:
+fig = plt.figure(figsize=(8.0, 2.6), layout="constrained")
 left, right = fig.subfigures(1, 2)
-plot_samples(model, 16, random_state=0, n_cols=4, fig=left)
-plot_samples(loaded, 16, random_state=0, n_cols=4, fig=right)
+plot_reconstructions(model, X[:6], n_cols=6, fig=left)
+plot_reconstructions(loaded, X[:6], n_cols=6, fig=right)
 left.suptitle("original model")
 right.suptitle("loaded model")
 

@@ -12,6 +12,8 @@ images, and the training curves. It needs the ``datasets`` and ``plot``
 extras.
 """
 
+# sphinx_gallery_thumbnail_number = 3
+
 # %%
 # Fitting the model
 # -----------------

@@ -14,6 +14,8 @@ It needs the ``datasets`` and ``plot`` extras
 (``pip install "sklearn-ali[datasets,plot]"``).
 """
 
+# sphinx_gallery_thumbnail_number = 2
+
 # %%
 # The data
 # --------

@@ -263,7 +263,7 @@ class ALITransformer(EncoderFeaturesMixin, TransformerMixin, BaseALI):
     >>> from sklearn_ali import ALITransformer
     >>> X = load_digits().images[:200, None]  # (200, 1, 8, 8)
     >>> ali = ALITransformer(n_components=8, max_epochs=2, random_state=0)
-    >>> ali.fit_transform(X).shape  # features="hidden": hidden layers, then mu(x)
+    >>> ali.fit_transform(X).shape  # blocks' outputs, then mu(x)
     (200, 520)
     >>> ali.set_params(features="mean").transform(X).shape  # mu(x) alone
     (200, 8)

@@ -875,7 +875,7 @@ def plot_training_curves(estimator_or_history, *, ax=None):
         Where to draw. With one Axes, losses go on it and accuracies on a
         twin y-axis sharing its x-axis; with a pair, losses go on the first
         and accuracies on the second. When None, a new Figure is created with
-        one Axes per kind of curve present.
+        one Axes per kind of curve present, stacked (losses on top).
 
     Returns
     -------
@@ -915,15 +915,17 @@ def plot_training_curves(estimator_or_history, *, ax=None):
     twin = False
     if ax is None:
         n_axes = bool(losses) + bool(accuracies)
+        # Stacked, not side by side: a figure narrow enough to be shown at its
+        # own size in a page's column (or a notebook's) keeps legends legible.
         fig, axes = plt.subplots(
-            1,
             n_axes,
-            figsize=(5.0 * n_axes, 3.5),
+            1,
+            figsize=(6.4, 3.0 * n_axes),
             squeeze=False,
             sharex=True,
             layout="constrained",
         )
-        loss_ax, acc_ax = axes[0, 0], axes[0, -1]
+        loss_ax, acc_ax = axes[0, 0], axes[-1, 0]
     elif isinstance(ax, list | tuple | np.ndarray):
         axes = list(np.ravel(ax))
         if len(axes) != 2:
@@ -972,7 +974,9 @@ def plot_training_curves(estimator_or_history, *, ax=None):
                 drawn_ax.legend(fontsize="small")
     if ax is not None:
         return ax
-    return axes[0] if axes.shape[1] > 1 else axes[0, 0]
+    for drawn_ax in axes[:, 0]:
+        drawn_ax.label_outer()  # stacked: one "epoch" axis, at the bottom
+    return axes[:, 0] if axes.shape[0] > 1 else axes[0, 0]
 
 
 def plot_latent_match(estimator_or_history, *, ax=None):

@@ -14,10 +14,12 @@ pytest.importorskip("sphinx")
 pytest.importorskip("numpydoc")
 pytest.importorskip("myst_parser")
 pytest.importorskip("pydata_sphinx_theme")
+pytest.importorskip("latex2mathml")
 sphinx_gallery = pytest.importorskip("sphinx_gallery.gen_rst")
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DOCS = REPO_ROOT / "docs"
+sys.path.insert(0, str(DOCS))  # check_rendering
 GALLERY = DOCS / "auto_examples"
 RUN_EXAMPLES = sorted((REPO_ROOT / "examples").glob("plot_*.py"))
 REFRESH = (
@@ -97,6 +99,14 @@ def test_gallery_page_shows_figures_and_run(built_docs, example):
         assert (built_docs / "_images" / name).is_file()
     assert "Total running time of the script" in page
     assert "Run on:" in page and "CPU cores" in page
+
+
+def test_formulas_are_mathml_without_a_cdn(built_docs):
+    # Offline readers (and offline builds) have no MathJax from a CDN.
+    text = (built_docs / "user_guide.html").read_text(encoding="utf-8")
+    assert "<math" in text
+    assert "mathjax" not in text.lower()
+    assert "\\operatorname" not in text and "\\(" not in text
 
 
 def test_run_time_listings_are_left_out(built_docs):
@@ -180,3 +190,13 @@ def test_links_to_scikit_learn_go_through_intersphinx(tmp_path):
     assert (
         f'href="{site}sklearn.decomposition.PCA.html#sklearn.decomposition.PCA"' in api
     )
+
+
+def test_pages_render_in_a_browser(built_docs):
+    # docs/check_rendering.py opens the built pages in headless Chromium:
+    # code that fits, formulas drawn, no empty sidebar or second table of
+    # contents, legible figures, the gallery's main example first.
+    check = pytest.importorskip("check_rendering")
+    if check.find_chromium() is None:
+        pytest.skip("no Chromium or Chrome binary")
+    assert check.check(built_docs) == 0
