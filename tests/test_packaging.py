@@ -60,7 +60,13 @@ def test_metadata(sdist):
 
 def test_contents(sdist):
     root, _ = sdist
-    for name in ("LICENSE", "README.md", "pyproject.toml", "tests/conftest.py"):
+    for name in (
+        "LICENSE",
+        "README.md",
+        "CONTRIBUTING.md",  # the README links it
+        "pyproject.toml",
+        "tests/conftest.py",
+    ):
         assert (root / name).is_file(), name
     for folder in ("tests", "examples", "benchmarks", "sklearn_ali"):
         tracked = {p.relative_to(ROOT) for p in (ROOT / folder).rglob("*.py")}
