@@ -238,6 +238,16 @@ def _embed(scope, container, model, input_name, output_name):
     container.add_node("Identity", graph.output[0].name, output_name)
 
 
+def _network(scope, operator, container, module, name):
+    """``module`` exported and embedded on the operator's input (cast to
+    float64); the name of its output."""
+    model = _export(module, operator.raw_operator, container.target_opset)
+    out = scope.get_unique_variable_name(name)
+    x = _as_double(scope, container, operator.inputs[0])
+    _embed(scope, container, model, x, out)
+    return out
+
+
 def _as_double(scope, container, variable):
     """The name of ``variable`` cast to float64 (the networks' input)."""
     from onnx import TensorProto
@@ -277,15 +287,7 @@ def _convert_transformer(scope, operator, container):
 
     estimator = operator.raw_operator
     _check_deterministic(estimator)
-    model = _export(_Transform(estimator), estimator, container.target_opset)
-    features = scope.get_unique_variable_name("features")
-    _embed(
-        scope,
-        container,
-        model,
-        _as_double(scope, container, operator.inputs[0]),
-        features,
-    )
+    features = _network(scope, operator, container, _Transform(estimator), "features")
     container.add_node(
         "Cast",
         features,
@@ -304,15 +306,7 @@ def _convert_classifier(scope, operator, container):
     from skl2onnx.common.utils_classifier import get_label_classes
 
     estimator = operator.raw_operator
-    model = _export(_ClassLogits(estimator), estimator, container.target_opset)
-    logits = scope.get_unique_variable_name("class_logits")
-    _embed(
-        scope,
-        container,
-        model,
-        _as_double(scope, container, operator.inputs[0]),
-        logits,
-    )
+    logits = _network(scope, operator, container, _ClassLogits(estimator), "logits")
     label, proba = operator.outputs[:2]
     # predict: the class of the largest logit, as predict's argmax.
     index = scope.get_unique_variable_name("class_index")
