@@ -40,6 +40,7 @@ Usage::
     python benchmarks/toy_modes.py                 # 10 seeds, defaults
     python benchmarks/toy_modes.py --seeds 3 --max-epochs 20
     python benchmarks/toy_modes.py --n-components 2 --seeds 1 --set dropout=0.0
+    python benchmarks/toy_modes.py --n-components 2 --n-train 100000 --lr-decay
     python benchmarks/toy_modes.py --quick         # smoke run, seconds
 """
 
@@ -50,7 +51,9 @@ import time
 import numpy as np
 import torch
 from semi_supervised import add_set_option
+from skorch.callbacks import LRScheduler
 from torch.nn import functional as F
+from torch.optim.lr_scheduler import LambdaLR
 
 from sklearn_ali import ALITransformer
 from sklearn_ali.datasets import make_gaussian_grid
@@ -98,11 +101,12 @@ def joint_head_like(n_in, width, dropout, spectral_norm):
     )
 
 
-def train_gan(ali, X, seed):
+def train_gan(ali, X, seed, lr_decay=False):
     """Train a non-saturating GAN with ``ali``'s settings; return the generator.
 
     ``ali`` is the fitted ALITransformer: the GAN copies its scaling
-    (``data_offset_``, ``data_scale_``), optimiser, epochs and batch size.
+    (``data_offset_``, ``data_scale_``), optimiser, epochs and batch size, and
+    with ``lr_decay`` the same linear decay of its learning rates.
     """
     data = torch.tensor((X - ali.data_offset_) / ali.data_scale_, dtype=torch.float32)
     batch = min(ali.batch_size, len(data))
@@ -117,6 +121,12 @@ def train_gan(ali, X, seed):
         d_params = list(discriminator.parameters())
         opt_g = torch.optim.Adam(g_params, lr=ali.learning_rate, betas=ali.betas)
         opt_d = torch.optim.Adam(d_params, lr=lr_d, betas=ali.betas)
+        steps = ali.max_epochs * (len(data) // batch)
+        schedules = [
+            torch.optim.lr_scheduler.LambdaLR(opt, linear_decay(steps))
+            for opt in (opt_g, opt_d)
+            if lr_decay
+        ]
         for _ in range(ali.max_epochs):
             order = torch.randperm(len(data))
             for start in range(0, len(data) - batch + 1, batch):  # drop_last
@@ -135,7 +145,21 @@ def train_gan(ali, X, seed):
                         p.grad = g
                 opt_d.step()
                 opt_g.step()
+                for schedule in schedules:
+                    schedule.step()
     return generator.eval()
+
+
+def linear_decay(total_steps):
+    """LambdaLR's factor: from 1 at the first step to 0 after the last."""
+    return lambda step: max(0.0, 1.0 - step / total_steps)
+
+
+def lr_decay_callback(n_train, ali):
+    """skorch's LRScheduler: ALI's learning rates (both players') fall
+    linearly to 0 over the fit, stepped after every batch."""
+    steps = ali.max_epochs * -(-n_train // ali.batch_size)
+    return LRScheduler(LambdaLR, lr_lambda=linear_decay(steps), step_every="batch")
 
 
 def gan_sample(generator, ali, n_samples, seed):
@@ -171,6 +195,8 @@ def run_seed(seed, args):
         ali.set_params(n_components=args.n_components)
     if args.max_epochs is not None:
         ali.set_params(max_epochs=args.max_epochs)
+    if args.lr_decay:
+        ali.set_params(callbacks=[("lr_decay", lr_decay_callback(len(X), ali))])
 
     start = time.perf_counter()
     ali.fit(X)
@@ -178,7 +204,7 @@ def run_seed(seed, args):
     ali_modes = count_modes(ali.sample(args.n_samples, random_state=seed), centers, STD)
 
     start = time.perf_counter()
-    generator = train_gan(ali, X, seed)
+    generator = train_gan(ali, X, seed, lr_decay=args.lr_decay)
     gan_time = time.perf_counter() - start
     gan_modes = count_modes(
         gan_sample(generator, ali, args.n_samples, seed), centers, STD
@@ -231,6 +257,11 @@ def main():
     parser.add_argument(
         "--max-epochs", type=int, default=None, help="epochs (estimator's default)"
     )
+    parser.add_argument(
+        "--lr-decay",
+        action="store_true",
+        help="learning rates fall linearly to 0 over the fit (ALI and the GAN)",
+    )
     add_set_option(parser)
     parser.add_argument("--quick", action="store_true", help="tiny smoke run")
     args = parser.parse_args()
@@ -256,6 +287,7 @@ def main():
                 f"hidden_layer_sizes={tuple(ali.hidden_layer_sizes)}, "
                 f"max_epochs={ali.max_epochs}, batch_size={ali.batch_size}"
                 + "".join(f", {k}={v!r}" for k, v in args.params.items())
+                + (", learning rates decayed linearly to 0" if args.lr_decay else "")
                 + "\n"
             )
             print(

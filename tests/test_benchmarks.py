@@ -90,6 +90,20 @@ def test_toy_modes_quick():
     )
 
 
+def test_toy_modes_quick_with_decaying_learning_rates():
+    out = run_script(
+        "benchmarks/toy_modes.py", "--quick", "--n-components", "2", "--lr-decay"
+    )
+    assert_lines(
+        out,
+        [
+            r"^# 25 Gaussians .*, learning rates decayed linearly to 0$",
+            toy_row(0),
+            toy_row(1),
+        ],
+    )
+
+
 def test_speed_quick():
     out = run_script("benchmarks/speed.py", "--quick")
     assert_lines(
