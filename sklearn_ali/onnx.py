@@ -38,6 +38,7 @@ import torch
 from torch import nn
 
 from ._classifier import ALIClassifier
+from ._scaling import scale_batch
 from ._transformer import ALITransformer
 from .objectives import class_logits
 
@@ -109,8 +110,8 @@ class _RawRows(nn.Module):
         self.shape = tuple(estimator._network_input_shape())
 
     def forward(self, x):  # (n, *shape in fit), float64
-        x = torch.addcmul(self.shift, x.reshape(x.shape[0], -1), self.factor)
-        return x.to(torch.float32).reshape(-1, *self.shape)
+        x = scale_batch(x.reshape(x.shape[0], -1), self.shift, self.factor)
+        return x.reshape(-1, *self.shape)
 
 
 class _Transform(nn.Module):
