@@ -209,6 +209,7 @@ bad_params = dict(
     callbacks=["a", [3], [("x", 3)]],
     distributed=["yes", 2],
     discriminator_learning_rate=[0, -1, np.nan],
+    learning_rate_schedule=["cosine", None, "Linear"],
     warm_start=["a"],
     keep_on_device=["a"],
 )

@@ -22,7 +22,12 @@ from skorch.dataset import ValidSplit
 
 from . import _distributed
 from ._batches import RowBatches
-from ._callbacks import EpochTable, FitProgressBar, TrainingDivergedError
+from ._callbacks import (
+    EpochTable,
+    FitProgressBar,
+    LinearDecay,
+    TrainingDivergedError,
+)
 from ._checks import ChecksMixin, structure_value
 from ._devices import (
     SEED_BOUND,
@@ -78,6 +83,7 @@ class BaseALI(ChecksMixin, InferenceMixin, PersistenceMixin, BaseEstimator):
             Interval(Real, 0, None, closed="neither"),
             None,
         ],
+        "learning_rate_schedule": [StrOptions({"constant", "linear"})],
         "betas": [tuple, list],
         "dropout": [Interval(Real, 0, 1, closed="left")],
         "spectral_norm": ["boolean"],
@@ -149,6 +155,17 @@ class BaseALI(ChecksMixin, InferenceMixin, PersistenceMixin, BaseEstimator):
             None if targets is None else torch.as_tensor(targets),
             shape=self._network_input_shape(),
         )
+
+    def _check_partial_fit(self):
+        """partial_fit trains pass by pass, with no end for a schedule to reach."""
+        if self.learning_rate_schedule != "constant":
+            raise ValueError(
+                f"learning_rate_schedule={self.learning_rate_schedule!r} decays "
+                "the learning rates over a fit's max_epochs, but partial_fit "
+                "trains one pass at a time with no planned end. Use fit (with "
+                'warm_start=True to continue a model), or learning_rate_schedule="'
+                'constant" with a schedule of your own in callbacks.'
+            )
 
     def _fit_new(self, X, y=None, *, epochs, **target_options):
         """Initialise everything from X and train; a failure leaves self as it was."""
@@ -427,6 +444,8 @@ class BaseALI(ChecksMixin, InferenceMixin, PersistenceMixin, BaseEstimator):
         settings.update(
             {f"game__{name}": getattr(self, name) for name in self.game.options}
         )
+        if self.learning_rate_schedule == "linear":
+            callbacks.append(("learning_rate_schedule", LinearDecay()))
         if verbose == 1:
             callbacks.append(("progress_bar", FitProgressBar()))
         settings["callbacks"] = callbacks

@@ -345,6 +345,10 @@ class NetBatchesMixin:
         n_prior = getattr(sampler, "n_prior", None)
         return batches if n_prior is None else WithPrior(batches, n_prior)
 
+    def n_train_batches(self, dataset):
+        """The training steps of an epoch over ``dataset`` on this rank."""
+        return len(self._batch_sampler(dataset, training=True))
+
     def _batch_sampler(self, dataset, training):
         """Index lists of the batches of an epoch.
 

@@ -1,10 +1,12 @@
-"""The callbacks every ALINet runs: epoch means, the divergence guard, the logs.
+"""ALINet's callbacks: epoch means, the divergence guard, the logs, the decay.
 
 skorch callbacks, as skorch users write them: ``EpochMeans`` records each
 epoch's mean of every diagnostic of the game, ``DivergenceGuard`` stops a fit
 whose losses or weights stop being finite and restores the last finite
 state, ``FitProgressBar`` is ``verbose=1``'s one bar over the whole fit and
 ``EpochTable`` ``verbose=2``'s table, coloured on a terminal only.
+``LinearDecay`` is ``learning_rate_schedule="linear"``: skorch's
+``LRScheduler`` with a ``LambdaLR`` sized to the fit.
 """
 
 import math
@@ -13,7 +15,8 @@ import re
 import sys
 
 import torch
-from skorch.callbacks import Callback, PrintLog
+from skorch.callbacks import Callback, LRScheduler, PrintLog
+from torch.optim.lr_scheduler import LambdaLR
 
 from .objectives import LOSS_DIAGNOSTICS, PLAYER_LOSSES
 
@@ -188,3 +191,50 @@ def _colour_terminal():
         return False
     isatty = getattr(sys.stdout, "isatty", None)
     return bool(isatty and isatty())
+
+
+class _LinearToZero:
+    """LambdaLR's factor: 1 at a fit's first batch, falling to 0 after its last.
+
+    A class, not a closure, so that a fitted model (which keeps its
+    callbacks) pickles.
+    """
+
+    def __init__(self, total_steps=1):
+        self.total_steps = total_steps
+
+    def __call__(self, step):
+        return max(0.0, 1.0 - step / self.total_steps)
+
+
+class LinearDecay(LRScheduler):
+    """Every player's learning rate falls linearly to 0 over a fit, per batch.
+
+    skorch's ``LRScheduler`` with ``LambdaLR``, stepped after every training
+    batch. Its length is the fit's planned epochs times the training
+    batches of an epoch, known only once the split is made, so the
+    scheduler is built at the first epoch rather than at ``on_train_begin``.
+    Each fit decays from the rates the estimator has just set, so a warm
+    start decays again over its own epochs instead of resuming at 0.
+    """
+
+    def __init__(self):
+        super().__init__(
+            policy=LambdaLR,
+            lr_lambda=_LinearToZero(),
+            step_every="batch",
+            event_name=None,
+        )
+
+    def on_train_begin(self, net, **kwargs):
+        self.lr_scheduler_ = None
+        self.batch_idx_ = 0
+
+    def on_epoch_begin(self, net, dataset_train=None, **kwargs):
+        if self.lr_scheduler_ is not None:
+            return
+        steps = net.epochs_planned_ * net.n_train_batches(dataset_train)
+        self.lr_lambda.total_steps = max(1, steps)
+        for group in net.optimizer_.param_groups:
+            group["initial_lr"] = group["lr"]  # LambdaLR's base: this fit's rate
+        self.lr_scheduler_ = LambdaLR(net.optimizer_, self.lr_lambda)

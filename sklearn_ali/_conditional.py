@@ -79,6 +79,16 @@ class ConditionalALI(BaseALI):
         Adam learning rate of the discriminator; ``None`` uses
         ``learning_rate``.
 
+    learning_rate_schedule : {"constant", "linear"}, default="constant"
+        How both players' learning rates move during ``fit``: kept, or
+        decayed linearly to 0 over the fit's ``max_epochs``, after every
+        batch (skorch's ``LRScheduler`` with ``LambdaLR``). Smaller steps
+        at the end let the game settle: on the 2-D toy grid the decoder
+        puts its samples on the modes only with the decay (see
+        :doc:`/benchmarks`). A warm start decays again over its own
+        epochs; ``partial_fit``, which has no planned end, refuses
+        ``"linear"``.
+
     betas : tuple of float, default=(0.5, 0.999)
         Adam's betas for both players.
 
@@ -239,6 +249,7 @@ class ConditionalALI(BaseALI):
         batch_size=100,
         learning_rate=2e-3,
         discriminator_learning_rate=None,
+        learning_rate_schedule="constant",
         betas=(0.5, 0.999),
         dropout=0.2,
         spectral_norm=True,
@@ -266,6 +277,7 @@ class ConditionalALI(BaseALI):
         self.batch_size = batch_size
         self.learning_rate = learning_rate
         self.discriminator_learning_rate = discriminator_learning_rate
+        self.learning_rate_schedule = learning_rate_schedule
         self.betas = betas
         self.dropout = dropout
         self.spectral_norm = spectral_norm

@@ -104,6 +104,16 @@ class ALITransformer(EncoderFeaturesMixin, TransformerMixin, BaseALI):
         Adam learning rate of the discriminator; ``None`` uses
         ``learning_rate``.
 
+    learning_rate_schedule : {"constant", "linear"}, default="constant"
+        How both players' learning rates move during ``fit``: kept, or
+        decayed linearly to 0 over the fit's ``max_epochs``, after every
+        batch (skorch's ``LRScheduler`` with ``LambdaLR``). Smaller steps
+        at the end let the game settle: on the 2-D toy grid the decoder
+        puts its samples on the modes only with the decay (see
+        :doc:`/benchmarks`). A warm start decays again over its own
+        epochs; ``partial_fit``, which has no planned end, refuses
+        ``"linear"``.
+
     betas : tuple of float, default=(0.5, 0.999)
         Adam's betas for both players.
 
@@ -283,6 +293,7 @@ class ALITransformer(EncoderFeaturesMixin, TransformerMixin, BaseALI):
         batch_size=100,
         learning_rate=2e-4,
         discriminator_learning_rate=None,
+        learning_rate_schedule="constant",
         betas=(0.5, 0.999),
         dropout=0.2,
         spectral_norm=True,
@@ -311,6 +322,7 @@ class ALITransformer(EncoderFeaturesMixin, TransformerMixin, BaseALI):
         self.batch_size = batch_size
         self.learning_rate = learning_rate
         self.discriminator_learning_rate = discriminator_learning_rate
+        self.learning_rate_schedule = learning_rate_schedule
         self.betas = betas
         self.dropout = dropout
         self.spectral_norm = spectral_norm
@@ -385,6 +397,7 @@ class ALITransformer(EncoderFeaturesMixin, TransformerMixin, BaseALI):
         self : ALITransformer
             The fitted estimator.
         """
+        self._check_partial_fit()
         return self._fit(X, epochs=1, resume=True)
 
     # -- transform and friends ---------------------------------------------

@@ -175,6 +175,16 @@ def test_warm_start_continues_and_checks_the_labels(digits_flat, digits, tiny):
     assert len(clf.history_) == 2 * tiny["max_epochs"]
 
 
+def test_linear_schedule_ends_at_zero_and_partial_fit_refuses_it(
+    digits_flat, digits, tiny
+):
+    clf = ALIClassifier(learning_rate_schedule="linear", random_state=0, **tiny)
+    clf.fit(digits_flat, digits[1])
+    assert [g["lr"] for g in clf.net_.optimizer_.param_groups] == pytest.approx([0, 0])
+    with pytest.raises(ValueError, match="partial_fit trains one pass at a time"):
+        clf.partial_fit(digits_flat, digits[1])
+
+
 def test_partial_fit_takes_the_classes_on_the_first_call(digits_flat, digits, tiny):
     y = semi_labels(digits[1], 50)
     clf = ALIClassifier(**tiny, random_state=0)

@@ -185,6 +185,11 @@ def test_warm_start_callbacks_and_validation(digits):
     assert len(model.history_) == 2
 
 
+def test_linear_schedule_decays_to_zero(digits):
+    model = small(learning_rate_schedule="linear").fit(*digits)
+    assert [g["lr"] for g in model.net_.optimizer_.param_groups] == [0, 0]
+
+
 def test_it_learns_digits_conditioned_on_the_class():
     """Seconds of training make samples and cycles carry their condition.
 

@@ -21,7 +21,7 @@ from skorch.callbacks import (
     LRScheduler,
 )
 from test_training import _net
-from torch.optim.lr_scheduler import StepLR
+from torch.optim.lr_scheduler import LambdaLR, StepLR
 
 from sklearn_ali import ALITransformer
 
@@ -153,6 +153,77 @@ def test_lr_scheduler_schedules_both_players(digits_flat, tiny):
     groups = _groups(ali)
     assert groups["generators"]["lr"] == pytest.approx(1e-3 * 0.5**3)
     assert groups["discriminator"]["lr"] == pytest.approx(4e-3 * 0.5**3)
+
+
+class LearningRateProbe(Callback):
+    """Each training batch's rates, read before the batch's step."""
+
+    def on_train_begin(self, net, **kwargs):
+        self.rates_ = []
+
+    def on_batch_begin(self, net, training=False, **kwargs):
+        if training:
+            self.rates_.append(
+                {g["player"]: g["lr"] for g in net.optimizer_.param_groups}
+            )
+
+
+def test_linear_schedule_decays_both_players_to_zero_batch_by_batch(digits_flat, tiny):
+    probe = LearningRateProbe()
+    ali = ALITransformer(
+        learning_rate_schedule="linear",
+        learning_rate=1e-3,
+        discriminator_learning_rate=4e-3,
+        validation_fraction=0.25,
+        callbacks=[("probe", probe)],
+        random_state=0,
+        **{**tiny, "batch_size": 50},
+    ).set_params(max_epochs=3)
+    ali.fit(digits_flat)
+    rates = dict(ali.net_.callbacks_)["probe"].rates_
+    # 150 training rows (50 held out) in batches of 50: 3 steps an epoch.
+    assert len(rates) == 9
+    for step, rate in enumerate(rates):
+        assert rate["generators"] == pytest.approx(1e-3 * (1 - step / 9))
+        assert rate["discriminator"] == pytest.approx(4e-3 * (1 - step / 9))
+    assert all(g["lr"] == pytest.approx(0) for g in _groups(ali).values())
+
+    # A warm start decays again from the estimator's rates, over its epochs.
+    ali.set_params(warm_start=True, max_epochs=2, learning_rate=5e-4)
+    before = _weights(ali)
+    ali.fit(digits_flat)
+    rates = dict(ali.net_.callbacks_)["probe"].rates_
+    assert [r["generators"] for r in rates] == pytest.approx(
+        [5e-4 * (1 - step / 6) for step in range(6)]
+    )
+    assert any(not torch.equal(before[k], v) for k, v in _weights(ali).items())
+
+
+def test_linear_schedule_is_the_benchmarks_lr_scheduler(digits_flat, tiny):
+    """The parameter trains exactly as skorch's LRScheduler with LambdaLR."""
+    linear = ALITransformer(learning_rate_schedule="linear", random_state=0, **tiny)
+    steps = tiny["max_epochs"] * (len(digits_flat) // linear.batch_size)
+    stock = ALITransformer(
+        callbacks=[
+            LRScheduler(LambdaLR, lr_lambda=lambda i: 1 - i / steps, step_every="batch")
+        ],
+        random_state=0,
+        **tiny,
+    )
+    constant = ALITransformer(random_state=0, **tiny).fit(digits_flat)
+    a, b = _weights(linear.fit(digits_flat)), _weights(stock.fit(digits_flat))
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert any(not torch.equal(a[k], v) for k, v in _weights(constant).items())
+
+
+def test_partial_fit_refuses_a_schedule_without_an_end(digits_flat, tiny):
+    ali = ALITransformer(random_state=0, **tiny).fit(digits_flat)
+    before = _weights(ali)
+    ali.set_params(learning_rate_schedule="linear")
+    with pytest.raises(ValueError, match="partial_fit trains one pass at a time"):
+        ali.partial_fit(digits_flat)
+    assert all(torch.equal(before[k], v) for k, v in _weights(ali).items())
+    assert len(ali.history_) == tiny["max_epochs"]
 
 
 def test_optimizer_settings_route_to_the_players(digits_flat, tiny):
