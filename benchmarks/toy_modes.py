@@ -51,9 +51,7 @@ import time
 import numpy as np
 import torch
 from semi_supervised import add_set_option
-from skorch.callbacks import LRScheduler
 from torch.nn import functional as F
-from torch.optim.lr_scheduler import LambdaLR
 
 from sklearn_ali import ALITransformer
 from sklearn_ali.datasets import make_gaussian_grid
@@ -101,12 +99,13 @@ def joint_head_like(n_in, width, dropout, spectral_norm):
     )
 
 
-def train_gan(ali, X, seed, lr_decay=False):
+def train_gan(ali, X, seed):
     """Train a non-saturating GAN with ``ali``'s settings; return the generator.
 
     ``ali`` is the fitted ALITransformer: the GAN copies its scaling
-    (``data_offset_``, ``data_scale_``), optimiser, epochs and batch size, and
-    with ``lr_decay`` the same linear decay of its learning rates.
+    (``data_offset_``, ``data_scale_``), optimiser, epochs, batch size and
+    learning-rate schedule (``learning_rate_schedule="linear"``: the same
+    linear decay to 0, after every batch).
     """
     data = torch.tensor((X - ali.data_offset_) / ali.data_scale_, dtype=torch.float32)
     batch = min(ali.batch_size, len(data))
@@ -125,7 +124,7 @@ def train_gan(ali, X, seed, lr_decay=False):
         schedules = [
             torch.optim.lr_scheduler.LambdaLR(opt, linear_decay(steps))
             for opt in (opt_g, opt_d)
-            if lr_decay
+            if ali.learning_rate_schedule == "linear"
         ]
         for _ in range(ali.max_epochs):
             order = torch.randperm(len(data))
@@ -153,13 +152,6 @@ def train_gan(ali, X, seed, lr_decay=False):
 def linear_decay(total_steps):
     """LambdaLR's factor: from 1 at the first step to 0 after the last."""
     return lambda step: max(0.0, 1.0 - step / total_steps)
-
-
-def lr_decay_callback(n_train, ali):
-    """skorch's LRScheduler: ALI's learning rates (both players') fall
-    linearly to 0 over the fit, stepped after every batch."""
-    steps = ali.max_epochs * -(-n_train // ali.batch_size)
-    return LRScheduler(LambdaLR, lr_lambda=linear_decay(steps), step_every="batch")
 
 
 def gan_sample(generator, ali, n_samples, seed):
@@ -196,7 +188,7 @@ def run_seed(seed, args):
     if args.max_epochs is not None:
         ali.set_params(max_epochs=args.max_epochs)
     if args.lr_decay:
-        ali.set_params(callbacks=[("lr_decay", lr_decay_callback(len(X), ali))])
+        ali.set_params(learning_rate_schedule="linear")
 
     start = time.perf_counter()
     ali.fit(X)
@@ -204,7 +196,7 @@ def run_seed(seed, args):
     ali_modes = count_modes(ali.sample(args.n_samples, random_state=seed), centers, STD)
 
     start = time.perf_counter()
-    generator = train_gan(ali, X, seed, lr_decay=args.lr_decay)
+    generator = train_gan(ali, X, seed)
     gan_time = time.perf_counter() - start
     gan_modes = count_modes(
         gan_sample(generator, ali, args.n_samples, seed), centers, STD
@@ -260,7 +252,8 @@ def main():
     parser.add_argument(
         "--lr-decay",
         action="store_true",
-        help="learning rates fall linearly to 0 over the fit (ALI and the GAN)",
+        help='learning_rate_schedule="linear": rates fall linearly to 0 over '
+        "the fit (ALI and the GAN)",
     )
     add_set_option(parser)
     parser.add_argument("--quick", action="store_true", help="tiny smoke run")
@@ -287,7 +280,7 @@ def main():
                 f"hidden_layer_sizes={tuple(ali.hidden_layer_sizes)}, "
                 f"max_epochs={ali.max_epochs}, batch_size={ali.batch_size}"
                 + "".join(f", {k}={v!r}" for k, v in args.params.items())
-                + (", learning rates decayed linearly to 0" if args.lr_decay else "")
+                + (', learning_rate_schedule="linear"' if args.lr_decay else "")
                 + "\n"
             )
             print(

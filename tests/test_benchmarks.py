@@ -97,7 +97,7 @@ def test_toy_modes_quick_with_decaying_learning_rates():
     assert_lines(
         out,
         [
-            r"^# 25 Gaussians .*, learning rates decayed linearly to 0$",
+            r'^# 25 Gaussians .*, learning_rate_schedule="linear"$',
             toy_row(0),
             toy_row(1),
         ],
