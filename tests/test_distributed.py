@@ -59,6 +59,15 @@ def test_the_hinge_game_records_its_own_diagnostics(two_ranks):
     assert "d_real_acc" not in history[-1]
 
 
+def test_a_linear_schedule_reaches_zero_on_every_rank(two_ranks):
+    out, _ = two_ranks
+    for rank in (0, 1):
+        rates = json.loads((out / f"classifier-{rank}-rates.json").read_text())
+        assert rates == [0.0, 0.0]
+    rates = json.loads((out / "transformer-0-rates.json").read_text())
+    assert rates == [ALITransformer().learning_rate] * 2
+
+
 def test_the_history_counts_whole_batches(two_ranks):
     out, _ = two_ranks
     history = json.loads((out / "transformer-0.json").read_text())

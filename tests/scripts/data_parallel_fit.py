@@ -21,8 +21,14 @@ small = {"hidden_layer_sizes": (32,), "random_state": 0, "verbose": 2}
 
 models = {
     "transformer": (ALITransformer(max_epochs=3, **small), (X,)),
-    # 75: shares of 37 rows, one row left over per batch.
-    "classifier": (ALIClassifier(max_epochs=2, batch_size=75, **small), (X, y_semi)),
+    # 75: shares of 37 rows, one row left over per batch. The linear schedule
+    # is sized from this rank's batches (the labelled sampler's).
+    "classifier": (
+        ALIClassifier(
+            max_epochs=2, batch_size=75, learning_rate_schedule="linear", **small
+        ),
+        (X, y_semi),
+    ),
     "conditional": (
         ConditionalALI(max_epochs=2, validation_fraction=0.2, **small),
         (X, y),
@@ -42,6 +48,8 @@ for name, (model, data) in models.items():
     state = {k: v.numpy() for k, v in model.net_.module_.state_dict().items()}
     np.savez(out / f"{name}-{rank}.npz", **state)
     (out / f"{name}-{rank}.json").write_text(json.dumps(model.history_.to_list()))
+    rates = [group["lr"] for group in model.net_.optimizer_.param_groups]
+    (out / f"{name}-{rank}-rates.json").write_text(json.dumps(rates))
     (out / f"{name}-{rank}-features.npy").write_bytes(
         model.encode(X, y).tobytes()
         if name == "conditional"
