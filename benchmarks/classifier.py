@@ -38,9 +38,10 @@ Learners:
   defaults, 800 epochs of one batch against 20 epochs of 40 batches);
   otherwise 100 rows would get 20 steps.
 
-Targets (MNIST-5k, issue "Semi-supervised ALIClassifier"): ALIClassifier
-error <= 5 % with 100 labels and <= 2.5 % with 1,000, with a default fit of
-at most 5 minutes on 2 CPU cores.
+Targets (MNIST-5k): ALIClassifier error <= 4 % with 100 labels and <= 2.5 %
+with 1,000 (the feature-quality issue's; the semi-supervised issue asked for
+<= 5 % and <= 2.5 %), with a default fit of at most 3 minutes on 2 idle CPU
+cores.
 
 Usage::
 
@@ -263,7 +264,7 @@ def run(dataset, draws, quick, seed, names=None, max_epochs=None, params=()):
             for n in (100, 1000)
         )
         print(
-            "Target: ALIClassifier <= 5 % (100 labels) and <= 2.5 % (1,000) on "
+            "Target: ALIClassifier <= 4 % (100 labels) and <= 2.5 % (1,000) on "
             f"MNIST-5k; here {here}."
         )
     return results

@@ -126,14 +126,16 @@ class BaseALI(ChecksMixin, InferenceMixin, PersistenceMixin, BaseEstimator):
 
     # -- fit ---------------------------------------------------------------
 
-    def _fit(self, X, y=None, *, epochs, resume, **target_options):
+    def _fit(self, X, y=None, *, epochs, resume, one_pass=False, **target_options):
         """Train for ``epochs``: anew, or on from the fitted model with ``resume``.
 
-        ``y`` and ``target_options`` go to ``_encode_targets``.
+        ``one_pass`` is partial_fit's pass with no planned end, which
+        ``learning_rate_schedule`` leaves at the constant rates. ``y`` and
+        ``target_options`` go to ``_encode_targets``.
         """
         if resume and _is_fitted(self):
-            return self._continue(X, y, epochs=epochs)
-        return self._fit_new(X, y, epochs=epochs, **target_options)
+            return self._continue(X, y, epochs=epochs, one_pass=one_pass)
+        return self._fit_new(X, y, epochs=epochs, one_pass=one_pass, **target_options)
 
     def _encode_targets(self, y, n_samples, *, reset, **options):
         """The training targets as network-ready values, or None (no targets).
@@ -156,18 +158,7 @@ class BaseALI(ChecksMixin, InferenceMixin, PersistenceMixin, BaseEstimator):
             shape=self._network_input_shape(),
         )
 
-    def _check_partial_fit(self):
-        """partial_fit trains pass by pass, with no end for a schedule to reach."""
-        if self.learning_rate_schedule != "constant":
-            raise ValueError(
-                f"learning_rate_schedule={self.learning_rate_schedule!r} decays "
-                "the learning rates over a fit's max_epochs, but partial_fit "
-                "trains one pass at a time with no planned end. Use fit (with "
-                'warm_start=True to continue a model), or learning_rate_schedule="'
-                'constant" with a schedule of your own in callbacks.'
-            )
-
-    def _fit_new(self, X, y=None, *, epochs, **target_options):
+    def _fit_new(self, X, y=None, *, epochs, one_pass=False, **target_options):
         """Initialise everything from X and train; a failure leaves self as it was."""
         saved = self._fitted_state()
         try:
@@ -189,7 +180,7 @@ class BaseALI(ChecksMixin, InferenceMixin, PersistenceMixin, BaseEstimator):
                 self._structure_ = self._structure()
                 self.net_ = net
                 net.initialize()
-                self._train(net, data, epochs)
+                self._train(net, data, epochs, one_pass=one_pass)
         except TrainingDivergedError:
             raise  # the restored, finite model is kept
         except BaseException:
@@ -197,7 +188,7 @@ class BaseALI(ChecksMixin, InferenceMixin, PersistenceMixin, BaseEstimator):
             raise
         return self
 
-    def _continue(self, X, y=None, *, epochs):
+    def _continue(self, X, y=None, *, epochs, one_pass=False):
         """Train the fitted networks further; a failure leaves them as they were."""
         self._check_params()
         changed = [
@@ -243,7 +234,7 @@ class BaseALI(ChecksMixin, InferenceMixin, PersistenceMixin, BaseEstimator):
                 net.move_to(device)
                 if net.channels_last:
                     net.module_.to(memory_format=torch.channels_last)
-                self._train(net, data, epochs)
+                self._train(net, data, epochs, one_pass=one_pass)
         except TrainingDivergedError:
             raise
         except BaseException:
@@ -303,8 +294,9 @@ class BaseALI(ChecksMixin, InferenceMixin, PersistenceMixin, BaseEstimator):
             return value
         return _distributed.broadcast_object(value)
 
-    def _train(self, net, data, epochs):
+    def _train(self, net, data, epochs, *, one_pass=False):
         net.epochs_planned_ = epochs
+        net.one_pass_ = one_pass
         try:
             net.partial_fit(data, epochs=epochs)
         finally:

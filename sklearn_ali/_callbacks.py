@@ -215,7 +215,8 @@ class LinearDecay(LRScheduler):
     batches of an epoch, known only once the split is made, so the
     scheduler is built at the first epoch rather than at ``on_train_begin``.
     Each fit decays from the rates the estimator has just set, so a warm
-    start decays again over its own epochs instead of resuming at 0.
+    start decays again over its own epochs instead of resuming at 0; a
+    ``partial_fit`` pass, which has no planned end, keeps them.
     """
 
     def __init__(self):
@@ -231,10 +232,14 @@ class LinearDecay(LRScheduler):
         self.batch_idx_ = 0
 
     def on_epoch_begin(self, net, dataset_train=None, **kwargs):
-        if self.lr_scheduler_ is not None:
+        if self.lr_scheduler_ is not None or net.one_pass_:
             return
         steps = net.epochs_planned_ * net.n_train_batches(dataset_train)
         self.lr_lambda.total_steps = max(1, steps)
         for group in net.optimizer_.param_groups:
             group["initial_lr"] = group["lr"]  # LambdaLR's base: this fit's rate
         self.lr_scheduler_ = LambdaLR(net.optimizer_, self.lr_lambda)
+
+    def on_batch_end(self, net, training=False, **kwargs):
+        if self.lr_scheduler_ is not None:
+            super().on_batch_end(net, training=training, **kwargs)

@@ -105,15 +105,19 @@ class ALIClassifier(EncoderFeaturesMixin, ClassifierMixin, TransformerMixin, Bas
         Adam learning rate of the discriminator; ``None`` uses
         ``learning_rate``.
 
-    learning_rate_schedule : {"constant", "linear"}, default="constant"
+    learning_rate_schedule : {"constant", "linear"}, default="linear"
         How both players' learning rates move during ``fit``: kept, or
         decayed linearly to 0 over the fit's ``max_epochs``, after every
         batch (skorch's ``LRScheduler`` with ``LambdaLR``). Smaller steps
-        at the end let the game settle: on the 2-D toy grid the decoder
-        puts its samples on the modes only with the decay (see
-        :doc:`/benchmarks`). A warm start decays again over its own
-        epochs; ``partial_fit``, which has no planned end, refuses
-        ``"linear"``.
+        at the end let the game settle; the default, unlike
+        ``ALITransformer``'s, because on MNIST-5k the decay took the test
+        error from 4.3 to 3.7 % with 100 labels and from 3.1 to 2.5 % with
+        1,000 (3 draws, same draws and machine; see :doc:`/benchmarks`).
+        The decay halves the mean rate: on small data, where a fit takes
+        few steps, raise ``max_epochs`` with it (on 1,437 digits it cost
+        1.9 points with 1,000 labels at 40 epochs and none at 80). A warm
+        start decays again over its own epochs; ``partial_fit``, one pass
+        with no planned end, trains at the constant rates.
 
     betas : tuple of float, default=(0.5, 0.999)
         Adam's betas for both players.
@@ -293,7 +297,7 @@ class ALIClassifier(EncoderFeaturesMixin, ClassifierMixin, TransformerMixin, Bas
         batch_size=100,
         learning_rate=2e-3,
         discriminator_learning_rate=None,
-        learning_rate_schedule="constant",
+        learning_rate_schedule="linear",
         betas=(0.5, 0.999),
         dropout=0.2,
         spectral_norm=False,
@@ -398,8 +402,7 @@ class ALIClassifier(EncoderFeaturesMixin, ClassifierMixin, TransformerMixin, Bas
         self : ALIClassifier
             The fitted estimator.
         """
-        self._check_partial_fit()
-        return self._fit(X, y, epochs=1, resume=True, classes=classes)
+        return self._fit(X, y, epochs=1, resume=True, one_pass=True, classes=classes)
 
     def _encode_targets(self, y, n_samples, *, reset, classes=None):
         """Labels as class indices 0..K-1, -1 unlabelled; sets ``classes_``."""

@@ -86,8 +86,8 @@ class ConditionalALI(BaseALI):
         at the end let the game settle: on the 2-D toy grid the decoder
         puts its samples on the modes only with the decay (see
         :doc:`/benchmarks`). A warm start decays again over its own
-        epochs; ``partial_fit``, which has no planned end, refuses
-        ``"linear"``.
+        epochs; ``partial_fit``, one pass with no planned end, trains at
+        the constant rates.
 
     betas : tuple of float, default=(0.5, 0.999)
         Adam's betas for both players.

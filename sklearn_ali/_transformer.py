@@ -111,8 +111,8 @@ class ALITransformer(EncoderFeaturesMixin, TransformerMixin, BaseALI):
         at the end let the game settle: on the 2-D toy grid the decoder
         puts its samples on the modes only with the decay (see
         :doc:`/benchmarks`). A warm start decays again over its own
-        epochs; ``partial_fit``, which has no planned end, refuses
-        ``"linear"``.
+        epochs; ``partial_fit``, one pass with no planned end, trains at
+        the constant rates.
 
     betas : tuple of float, default=(0.5, 0.999)
         Adam's betas for both players.
@@ -397,8 +397,7 @@ class ALITransformer(EncoderFeaturesMixin, TransformerMixin, BaseALI):
         self : ALITransformer
             The fitted estimator.
         """
-        self._check_partial_fit()
-        return self._fit(X, epochs=1, resume=True)
+        return self._fit(X, epochs=1, resume=True, one_pass=True)
 
     # -- transform and friends ---------------------------------------------
 

@@ -228,7 +228,7 @@ def test_classifier_quick():
                 )
             ),
             umap_line(r" \+ LinearSVC" + row),
-            rf"^Target: ALIClassifier <= 5 % \(100 labels\) and <= 2\.5 % \(1,000\) "
+            rf"^Target: ALIClassifier <= 4 % \(100 labels\) and <= 2\.5 % \(1,000\) "
             rf"on MNIST-5k; here {NUMBER} % / n/a\.$",
         ],
     )

@@ -175,14 +175,15 @@ def test_warm_start_continues_and_checks_the_labels(digits_flat, digits, tiny):
     assert len(clf.history_) == 2 * tiny["max_epochs"]
 
 
-def test_linear_schedule_ends_at_zero_and_partial_fit_refuses_it(
+def test_the_default_schedule_ends_at_zero_and_partial_fit_keeps_the_rate(
     digits_flat, digits, tiny
 ):
-    clf = ALIClassifier(learning_rate_schedule="linear", random_state=0, **tiny)
-    clf.fit(digits_flat, digits[1])
-    assert [g["lr"] for g in clf.net_.optimizer_.param_groups] == pytest.approx([0, 0])
-    with pytest.raises(ValueError, match="partial_fit trains one pass at a time"):
-        clf.partial_fit(digits_flat, digits[1])
+    clf = ALIClassifier(random_state=0, **tiny).fit(digits_flat, digits[1])
+    assert clf.learning_rate_schedule == "linear"
+    assert [g["lr"] for g in clf.net_.optimizer_.param_groups] == [0, 0]
+    clf.partial_fit(digits_flat, digits[1])
+    rates = [g["lr"] for g in clf.net_.optimizer_.param_groups]
+    assert rates == [clf.learning_rate] * 2
 
 
 def test_partial_fit_takes_the_classes_on_the_first_call(digits_flat, digits, tiny):

@@ -216,14 +216,23 @@ def test_linear_schedule_is_the_benchmarks_lr_scheduler(digits_flat, tiny):
     assert any(not torch.equal(a[k], v) for k, v in _weights(constant).items())
 
 
-def test_partial_fit_refuses_a_schedule_without_an_end(digits_flat, tiny):
-    ali = ALITransformer(random_state=0, **tiny).fit(digits_flat)
-    before = _weights(ali)
-    ali.set_params(learning_rate_schedule="linear")
-    with pytest.raises(ValueError, match="partial_fit trains one pass at a time"):
+def test_partial_fit_passes_keep_the_constant_rates(digits_flat, tiny):
+    """One pass has no planned end to decay towards: the rates stay."""
+    probe = LearningRateProbe()
+    ali = ALITransformer(
+        learning_rate_schedule="linear",
+        callbacks=[("probe", probe)],
+        random_state=0,
+        **tiny,
+    ).fit(digits_flat)
+    assert _groups(ali)["generators"]["lr"] == 0  # the fit's decay ended at 0
+    for _ in range(2):  # the first pass after the fit, then a later one
         ali.partial_fit(digits_flat)
-    assert all(torch.equal(before[k], v) for k, v in _weights(ali).items())
-    assert len(ali.history_) == tiny["max_epochs"]
+        rates = dict(ali.net_.callbacks_)["probe"].rates_
+        assert [r["generators"] for r in rates] == [ali.learning_rate] * 2
+    fresh = ALITransformer(learning_rate_schedule="linear", random_state=0, **tiny)
+    fresh.partial_fit(digits_flat)
+    assert [g["lr"] for g in fresh.net_.optimizer_.param_groups] == [2e-4, 2e-4]
 
 
 def test_optimizer_settings_route_to_the_players(digits_flat, tiny):
