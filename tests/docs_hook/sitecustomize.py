@@ -15,7 +15,7 @@ if _cap:
 
     _train = _base.BaseALI._train
 
-    def _capped_train(self, net, data, epochs):
-        return _train(self, net, data, min(epochs, int(_cap)))
+    def _capped_train(self, net, data, epochs, **options):
+        return _train(self, net, data, min(epochs, int(_cap)), **options)
 
     _base.BaseALI._train = _capped_train
