@@ -54,22 +54,36 @@ print(f"{len(X)} samples from {len(centers)} Gaussians (std {STD})")
 # %%
 # Training ALI
 # ------------
-# The MLP architecture with two hidden layers of 512 units and a 2-D latent
-# space. The paper trains for 100 epochs of 100,000 samples; this example
-# trains for far fewer steps: 15 epochs of its 10,000 samples, 1,500 batches
-# of 100. ALITransformer keeps its default ``reconstruction_weight``, a cycle
-# term ``|x - G(E(x))|`` added to the paper's game (``reconstruction_weight=0``
-# gives the paper's pure ALI).
+# The MLP architecture with three hidden layers of 256 units and a 2-D latent
+# space, with the settings that put ALI's samples on the modes in the
+# benchmarks (its defaults, chosen for features, spray them over the square):
+#
+# * no spectral normalisation and no dropout in the discriminator: the
+#   components are 0.05 wide, and a discriminator held to a small Lipschitz
+#   constant cannot tell a sample on a mode from one beside it;
+# * a learning rate of 1e-4 that falls linearly to 0 over the fit: the
+#   decoder sharpens while the steps shrink;
+# * a light cycle term ``|x - G(E(x))|`` (``reconstruction_weight=1``, the
+#   default is 10; 0 gives the paper's pure ALI).
+#
+# The paper trains for 100 epochs of 100,000 samples; this example trains for
+# a fifth of the steps: 200 epochs of its 10,000 samples, 20,000 batches of
+# 100.
 ali = ALITransformer(
     n_components=2,
     architecture="mlp",
-    hidden_layer_sizes=(512, 512),
-    max_epochs=15,
+    hidden_layer_sizes=(256, 256, 256),
+    spectral_norm=False,
+    dropout=0.0,
+    learning_rate=1e-4,
+    learning_rate_schedule="linear",
+    reconstruction_weight=1.0,
+    max_epochs=200,
     random_state=0,
 )
 # sphinx_gallery_start_ignore
 if os.environ.get("SKLEARN_ALI_EXAMPLES_QUICK"):
-    ali.set_params(hidden_layer_sizes=(32, 32), max_epochs=1)
+    ali.set_params(hidden_layer_sizes=(32, 32), max_epochs=2)
 # sphinx_gallery_end_ignore
 start = time.perf_counter()
 ali.fit(X)
@@ -83,7 +97,7 @@ ali_time = time.perf_counter() - start
 # of ALI's discriminator followed by a head as wide as ALI's joint one: it
 # sees x alone where ALI's sees (x, z) pairs. Both players are trained like
 # ALI's: standardised data, simultaneous updates from the same batch, the
-# same Adam settings, batch size and number of steps.
+# same Adam settings, learning-rate decay, batch size and number of steps.
 #
 # Once the GAN is trained, an encoder (ALI's MLP encoder, without the noise
 # scale) learns to invert the frozen generator: it regresses z from G(z) with
@@ -95,9 +109,20 @@ class PostHocGAN:
     """A non-saturating GAN, then an encoder regressing z from G(z)."""
 
     def __init__(
-        self, hidden_layer_sizes, *, max_epochs, batch_size, lr, betas, random_state
+        self,
+        hidden_layer_sizes,
+        *,
+        dropout,
+        spectral_norm,
+        max_epochs,
+        batch_size,
+        lr,
+        betas,
+        random_state,
     ):
         self.hidden_layer_sizes = hidden_layer_sizes
+        self.dropout = dropout
+        self.spectral_norm = spectral_norm
         self.max_epochs = max_epochs
         self.batch_size = batch_size
         self.lr = lr
@@ -110,21 +135,37 @@ class PostHocGAN:
         data = torch.tensor((X - self.offset_) / self.scale_, dtype=torch.float32)
         width = self.hidden_layer_sizes[-1]
         encoder, generator, ali_discriminator = build_mlp(
-            2, 2, self.hidden_layer_sizes, stochastic=False
+            2,
+            2,
+            self.hidden_layer_sizes,
+            stochastic=False,
+            dropout=self.dropout,
+            spectral_norm=self.spectral_norm,
         )
+
+        def linear(n_in, n_out):
+            layer = nn.Linear(n_in, n_out)
+            return SpectralNorm(layer) if self.spectral_norm else layer
+
         discriminator = nn.Sequential(
             ali_discriminator.x_branch,
-            nn.Dropout(0.2),
-            SpectralNorm(nn.Linear(width, 2 * width)),
+            nn.Dropout(self.dropout),
+            linear(width, 2 * width),
             nn.LeakyReLU(0.2),
-            nn.Dropout(0.2),
-            SpectralNorm(nn.Linear(2 * width, 1)),
+            nn.Dropout(self.dropout),
+            linear(2 * width, 1),
         )
         opt_g, opt_d, opt_e = (
             torch.optim.Adam(net.parameters(), lr=self.lr, betas=self.betas)
             for net in (generator, discriminator, encoder)
         )
         batch, n_batches = self.batch_size, len(data) // self.batch_size
+        n_steps = self.max_epochs * n_batches
+        # ALI's learning_rate_schedule="linear": to 0 after the last batch.
+        schedules = [
+            torch.optim.lr_scheduler.LambdaLR(opt, lambda step: 1 - step / n_steps)
+            for opt in (opt_g, opt_d)
+        ]
         for _ in range(self.max_epochs):
             order = torch.randperm(len(data))
             for i in range(n_batches):
@@ -144,6 +185,8 @@ class PostHocGAN:
                         p.grad = g
                 opt_d.step()
                 opt_g.step()
+                for schedule in schedules:
+                    schedule.step()
         generator.eval()
         # Post-hoc inference: the generator is frozen from here on.
         for _ in range(self.max_epochs * n_batches):
@@ -174,6 +217,8 @@ class PostHocGAN:
 
 gan = PostHocGAN(
     ali.hidden_layer_sizes,
+    dropout=ali.dropout,
+    spectral_norm=ali.spectral_norm,
     max_epochs=ali.max_epochs,
     batch_size=ali.batch_size,
     lr=ali.learning_rate,
@@ -193,7 +238,11 @@ gan_time = time.perf_counter() - start
 # deviations of their component's centre. The GAN's fit time includes
 # learning its encoder. Coverage varies a lot from seed to seed: over 10 runs
 # the paper reports 13.4 ± 5.8 covered modes for ALI and 10.4 ± 9.2 for the
-# GAN, so one run does not rank the two models.
+# GAN, so one run does not rank the two models. With these settings and the
+# paper's length (96 epochs of 100,000 samples, five times this page's
+# steps), ALI covered all 25 modes on each of six seeds in the benchmarks,
+# with 65-84 % of its samples within 3 standard deviations of one; with
+# ALITransformer's defaults, about 3 %.
 models = {"ALI": ali, "GAN": gan}
 fit_times = {"ALI": ali_time, "GAN": gan_time}
 samples = {
