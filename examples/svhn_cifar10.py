@@ -15,6 +15,10 @@ single SVHN epoch takes hours on a few CPU cores. It needs the ``plot`` extra
 (``pip install "sklearn-ali[plot]"``).
 """
 
+# The page is not run, so its thumbnail is a card drawn by
+# docs/_static/svhn_cifar10_thumb.py.
+# sphinx_gallery_thumbnail_path = "_static/svhn_cifar10_thumb.png"
+
 # %%
 # Settings
 # --------
