@@ -12,7 +12,7 @@ images, and the training curves. It needs the ``datasets`` and ``plot``
 extras.
 """
 
-# sphinx_gallery_thumbnail_number = 3
+# sphinx_gallery_thumbnail_number = 2
 
 # %%
 # Fitting the model
