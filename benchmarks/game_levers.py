@@ -62,6 +62,13 @@ SETTINGS = {
         "learning_rate": 1e-3,
         "spectral_norm": False,
     },
+    # ALIClassifier's training settings, which the gallery's samples page uses.
+    "classifier": {
+        "learning_rate": 2e-3,
+        "learning_rate_schedule": "linear",
+        "spectral_norm": False,
+        "max_epochs": 40,
+    },
 }
 CONFIDENT = 0.8  # the SVC's top probability that counts as "reads a digit"
 
