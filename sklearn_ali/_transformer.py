@@ -104,8 +104,9 @@ class ALITransformer(EncoderFeaturesMixin, TransformerMixin, BaseALI):
         learning_rate_schedule="linear", max_epochs=40,
         spectral_norm=False`` drew digits rather than stroke fragments on
         MNIST-5k, with every class more evenly represented, at twice the
-        fit time, hidden features within a draw's spread of the defaults'
-        and reconstructions that kept their class less often.
+        fit time, hidden features from 0.4 points better to 1.8 points
+        worse with 100 labels (three seeds) and reconstructions that kept
+        their class less often.
 
     discriminator_learning_rate : float, default=None
         Adam learning rate of the discriminator; ``None`` uses
