@@ -22,6 +22,7 @@ Usage::
 
     python benchmarks/game_levers.py                    # every setting
     python benchmarks/game_levers.py --settings defaults "gradient_penalty=10"
+    python benchmarks/game_levers.py --settings classifier --set gradient_penalty=1.0
     python benchmarks/game_levers.py --quick            # smoke run
 """
 
@@ -33,6 +34,7 @@ from game_diagnostics import codes_vs_prior
 from sample_quality import to_unit_rows
 from semi_supervised import (
     VALIDATION_SIZE,
+    add_set_option,
     add_settings_option,
     load,
     machine_line,
@@ -69,6 +71,15 @@ SETTINGS = {
         "spectral_norm": False,
         "max_epochs": 40,
     },
+    # The same with the cycle term at twice its default weight: better
+    # samples, reconstructions and latent match than either on seeds 0-2.
+    "sampling recipe": {
+        "learning_rate": 2e-3,
+        "learning_rate_schedule": "linear",
+        "spectral_norm": False,
+        "max_epochs": 40,
+        "reconstruction_weight": 20.0,
+    },
 }
 CONFIDENT = 0.8  # the SVC's top probability that counts as "reads a digit"
 
@@ -84,14 +95,15 @@ def main():
     parser.add_argument("--n-samples", type=int, default=1000)
     parser.add_argument("--repeats", type=int, default=3)
     add_settings_option(parser, SETTINGS)
+    add_set_option(parser)  # applied on top of every setting
     parser.add_argument("--quick", action="store_true", help="tiny smoke run")
     args = parser.parse_args()
     print(machine_line())
     X, y = load("mnist")
-    extra, label_counts = {}, (100, 1000)
+    extra, label_counts = dict(args.params), (100, 1000)
     if args.quick:
         X, y, args.n_samples, args.repeats = X[:600], y[:600], 100, 1
-        extra, label_counts = {"n_components": 8, "conv_width": 8}, (100,)
+        extra, label_counts = {**extra, "n_components": 8, "conv_width": 8}, (100,)
     X_pool, X_test, y_pool, y_test = split(X, y, args.seed)
     judge = SVC(probability=True, random_state=args.seed).fit(unit_rows(X_pool), y_pool)
     real = (judge.predict_proba(unit_rows(X_test)).max(1) >= CONFIDENT).mean()
@@ -107,6 +119,7 @@ def main():
     )
     for name in args.settings:
         params = {**SETTINGS[name], **extra}
+        label = ", ".join([name, *(f"{k}={v!r}" for k, v in args.params)])
         if args.quick:
             params["max_epochs"] = 1
         ali = ALITransformer(random_state=args.seed, **params)
@@ -141,7 +154,7 @@ def main():
                 )
                 cells.append(f"{100 * result.mean_error:.1f}")
         print(
-            f"{name} | {fit_time:.0f} | {d_acc} | {mmd:.3f} | {confident:.2f} | "
+            f"{label} | {fit_time:.0f} | {d_acc} | {mmd:.3f} | {confident:.2f} | "
             f"{100 * shares.min():.1f} | {100 * kept:.1f} | " + " | ".join(cells),
             flush=True,
         )

@@ -20,7 +20,12 @@ Variants:
   L1 cycle term at the default weight;
 - ``no spectral norm``; ``no dropout``; ``no cycle term`` (the paper's pure
   ALI); ``D lr / 4`` (slower discriminator); ``deterministic`` (BiGAN's
-  encoder); ``cycle weight 1``; learning rates 1e-4 and 5e-4 (default 2e-4).
+  encoder); ``cycle weight 1``; learning rates 1e-4 and 5e-4 (default 2e-4);
+- ``sampling recipe``: ALIClassifier's training settings (rate 2e-3 decayed
+  linearly, 40 epochs, no spectral norm) with the cycle term at weight 20.
+
+"latent mmd" is the MMD² of the test rows' latent means against as many
+prior draws (0 when E(x) is distributed as the prior).
 
 Usage::
 
@@ -36,6 +41,7 @@ import time
 
 import numpy as np
 import torch
+from game_diagnostics import codes_vs_prior
 from semi_supervised import add_c_grid_option, load  # same data, same shuffle
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import train_test_split
@@ -55,6 +61,15 @@ VARIANTS = {
     "cycle weight 1": {"reconstruction_weight": 1.0},
     "lr 1e-4": {"learning_rate": 1e-4},
     "lr 5e-4": {"learning_rate": 5e-4},
+    # ALIClassifier's training settings with a cycle term twice the default:
+    # the best samples, reconstructions and latent match measured on MNIST-5k.
+    "sampling recipe": {
+        "learning_rate": 2e-3,
+        "learning_rate_schedule": "linear",
+        "max_epochs": 40,
+        "spectral_norm": False,
+        "reconstruction_weight": 20.0,
+    },
 }
 
 
@@ -139,7 +154,8 @@ def main():
     head = "".join(f"{f'err% {n}':>11}" for n in label_counts)
     print(
         f"{'variant':<18}{'seed':>5}{'finite':>7}{'D wins':>7}{'d_loss':>8}"
-        f"{'acc q':>7}{'acc p':>7}{head}{'balance':>8}{'rarest':>7}{'fit s':>8}"
+        f"{'acc q':>7}{'acc p':>7}{'mmd':>7}{head}{'balance':>8}{'rarest':>7}"
+        f"{'fit s':>8}"
     )
     summaries = {}
     for name in args.variants:
@@ -162,11 +178,12 @@ def main():
                 reader, ali.sample(1000, random_state=seed)
             )
             rarest = samples.class_fractions.min()
+            mmd = codes_vs_prior(ali, X_test, seed)
             cells = "".join(f"{100 * e:>11.2f}" for e in errors)
             print(
                 f"{name:<18}{seed:>5}{'yes' if finite else 'NO':>7}"
                 f"{'yes' if wins else 'no':>7}{last['d_loss']:>8.3f}"
-                f"{last['d_real_acc']:>7.3f}{last['d_fake_acc']:>7.3f}{cells}"
+                f"{last['d_real_acc']:>7.3f}{last['d_fake_acc']:>7.3f}{mmd:>7.3f}{cells}"
                 f"{samples.class_balance:>8.3f}{100 * rarest:>6.1f}%{fit_s:>8.1f}",
                 flush=True,
             )

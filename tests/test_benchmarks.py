@@ -240,6 +240,7 @@ def test_stability_quick():
         out,
         [
             r"^raw pixels: 100 labels " + NUMBER + " %",
+            r"^variant\s+seed\s+finite\s+D wins\s+d_loss\s+acc q\s+acc p\s+mmd\s",
             rf"^default\s+0\s+yes\s+(yes|no)\s+{NUMBER}",
             rf"^no spectral norm\s+0\s+(yes|NO)\s+(yes|no)\s+{NUMBER}",
             rf"^default: finite 1/1, D wins [01]/1, error % 100 labels {NUMBER} ± "
@@ -414,6 +415,21 @@ def test_game_levers_quick():
             r"^gradient_penalty=10, learning_rate=1e-3, spectral_norm=False \| "
             rf"{row}{NUMBER} \| {NUMBER} \| {NUMBER}$",
         ],
+    )
+
+
+def test_game_levers_quick_sets_parameters_on_top_of_a_setting():
+    out = run_script(
+        "benchmarks/game_levers.py",
+        "--quick",
+        "--settings",
+        "sampling recipe",
+        "--set",
+        "reconstruction_weight=5.0",
+    )
+    assert_lines(
+        out,
+        [rf"^sampling recipe, reconstruction_weight=5.0 \| {NUMBER} \| {NUMBER}/"],
     )
 
 
