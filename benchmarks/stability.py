@@ -42,7 +42,11 @@ import time
 import numpy as np
 import torch
 from game_diagnostics import codes_vs_prior
-from semi_supervised import add_c_grid_option, load  # same data, same shuffle
+from semi_supervised import (  # same data, same shuffle
+    SAMPLING_RECIPE,
+    add_c_grid_option,
+    load,
+)
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import train_test_split
 from sklearn.pipeline import make_pipeline
@@ -61,15 +65,7 @@ VARIANTS = {
     "cycle weight 1": {"reconstruction_weight": 1.0},
     "lr 1e-4": {"learning_rate": 1e-4},
     "lr 5e-4": {"learning_rate": 5e-4},
-    # ALIClassifier's training settings with a cycle term twice the default:
-    # the best samples, reconstructions and latent match measured on MNIST-5k.
-    "sampling recipe": {
-        "learning_rate": 2e-3,
-        "learning_rate_schedule": "linear",
-        "max_epochs": 40,
-        "spectral_norm": False,
-        "reconstruction_weight": 20.0,
-    },
+    "sampling recipe": SAMPLING_RECIPE,
 }
 
 
