@@ -33,6 +33,7 @@ import numpy as np
 from game_diagnostics import codes_vs_prior
 from sample_quality import to_unit_rows
 from semi_supervised import (
+    CLASSIFIER_SETTINGS,
     SAMPLING_RECIPE,
     VALIDATION_SIZE,
     add_set_option,
@@ -65,13 +66,7 @@ SETTINGS = {
         "learning_rate": 1e-3,
         "spectral_norm": False,
     },
-    # ALIClassifier's training settings, which the gallery's samples page uses.
-    "classifier": {
-        "learning_rate": 2e-3,
-        "learning_rate_schedule": "linear",
-        "spectral_norm": False,
-        "max_epochs": 40,
-    },
+    "classifier": CLASSIFIER_SETTINGS,
     # The same with the cycle term at twice its default weight: better
     # samples, reconstructions and latent match than either on seeds 0-2.
     "sampling recipe": SAMPLING_RECIPE,
