@@ -84,8 +84,10 @@ def main():
         classifier, reconstructions, X_source=X_test, y_source=y_test
     ).class_kept
     fractions = " ".join(f"{100 * f:.1f}" for f in score.class_fractions)
-    settings = "".join(f", {k}={v!r}" for k, v in args.params)
-    print(f"ALITransformer(max_epochs={ali.max_epochs}{settings}) fit {fit_time:.1f} s")
+    # The training parameters as the fit resolved them, then the others set.
+    shown = {**ali.training_params_, **dict(args.params)}
+    settings = ", ".join(f"{k}={v!r}" for k, v in shown.items())
+    print(f"ALITransformer({settings}) fit {fit_time:.1f} s")
     print(
         f"confidence: samples {score.confidence:.3f}, real test digits "
         f"{score.real_confidence:.3f}, ratio {score.confidence_ratio:.3f} "

@@ -128,7 +128,7 @@ def fresh_networks(ali):
     options = {
         "stochastic": ali.encoder == "stochastic",
         "dropout": ali.dropout,
-        "spectral_norm": ali.spectral_norm,
+        "spectral_norm": ali.training_params_["spectral_norm"],
     }
     if ali.architecture_ == "mlp":
         output = "linear" if ali.image_shape_ is None else "sigmoid"
@@ -187,12 +187,23 @@ def bare_fit(ali, data, epochs, seed):
         g_params = [*encoder.parameters(), *decoder.parameters()]
         d_params = list(discriminator.parameters())
         betas = tuple(ali.betas)
-        lr_d = ali.discriminator_learning_rate or ali.learning_rate
-        opt_g = torch.optim.Adam(g_params, lr=ali.learning_rate, betas=betas)
+        training = ali.training_params_  # the fit's settings, "auto" resolved
+        lr = training["learning_rate"]
+        lr_d = ali.discriminator_learning_rate or lr
+        opt_g = torch.optim.Adam(g_params, lr=lr, betas=betas)
         opt_d = torch.optim.Adam(d_params, lr=lr_d, betas=betas)
-        weight = ali.reconstruction_weight
+        weight = training["reconstruction_weight"]
         k = ali.n_components
         batch = min(ali.batch_size, len(data))
+        # The estimator's linear decay, stepped after every batch as its is.
+        steps = (1 + epochs) * (len(data) // batch)
+        schedules = [
+            torch.optim.lr_scheduler.LambdaLR(
+                opt, lambda step: max(0.0, 1.0 - step / steps)
+            )
+            for opt in (opt_d, opt_g)
+            if training["learning_rate_schedule"] == "linear"
+        ]
         bce = F.binary_cross_entropy_with_logits
         for module in (encoder, decoder, discriminator):
             module.train()
@@ -224,6 +235,8 @@ def bare_fit(ali, data, epochs, seed):
                         p.grad = g
                 opt_d.step()
                 opt_g.step()
+                for schedule in schedules:
+                    schedule.step()
         _sync(device)
         return time.perf_counter() - start
 

@@ -64,21 +64,22 @@ PAPER = {"ALI": "13.4 ± 5.8 (min 8, max 25)", "GAN": "10.4 ± 9.2 (min 1, max 2
 
 
 def make_gan(ali, n_features):
-    """Generator shaped like ``ali``'s decoder and an x-only discriminator."""
+    """Generator shaped like fitted ``ali``'s decoder and an x-only discriminator."""
     hidden = tuple(ali.hidden_layer_sizes)
+    spectral_norm = ali.training_params_["spectral_norm"]
     _, generator, ali_discriminator = build_mlp(
         n_features,
         ali.n_components,
         hidden,
         stochastic=ali.encoder == "stochastic",
         dropout=ali.dropout,
-        spectral_norm=ali.spectral_norm,
+        spectral_norm=spectral_norm,
         output="linear",
     )
     width = hidden[-1]
     discriminator = torch.nn.Sequential(
         ali_discriminator.x_branch,
-        joint_head_like(width, 2 * width, ali.dropout, ali.spectral_norm),
+        joint_head_like(width, 2 * width, ali.dropout, spectral_norm),
     )
     return generator, discriminator
 
@@ -105,11 +106,14 @@ def train_gan(ali, X, seed):
     ``ali`` is the fitted ALITransformer: the GAN copies its scaling
     (``data_offset_``, ``data_scale_``), optimiser, epochs, batch size and
     learning-rate schedule (``learning_rate_schedule="linear"``: the same
-    linear decay to 0, after every batch).
+    linear decay to 0, after every batch), as the fit resolved them
+    (``training_params_``).
     """
     data = torch.tensor((X - ali.data_offset_) / ali.data_scale_, dtype=torch.float32)
     batch = min(ali.batch_size, len(data))
-    lr_d = ali.discriminator_learning_rate or ali.learning_rate
+    training = ali.training_params_
+    lr = training["learning_rate"]
+    lr_d = ali.discriminator_learning_rate or lr
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         generator, discriminator = make_gan(ali, X.shape[1])
@@ -118,15 +122,15 @@ def train_gan(ali, X, seed):
         assert [p.shape for p in generator.parameters()] == shapes
         g_params = list(generator.parameters())
         d_params = list(discriminator.parameters())
-        opt_g = torch.optim.Adam(g_params, lr=ali.learning_rate, betas=ali.betas)
+        opt_g = torch.optim.Adam(g_params, lr=lr, betas=ali.betas)
         opt_d = torch.optim.Adam(d_params, lr=lr_d, betas=ali.betas)
-        steps = ali.max_epochs * (len(data) // batch)
+        steps = training["max_epochs"] * (len(data) // batch)
         schedules = [
             torch.optim.lr_scheduler.LambdaLR(opt, linear_decay(steps))
             for opt in (opt_g, opt_d)
-            if ali.learning_rate_schedule == "linear"
+            if training["learning_rate_schedule"] == "linear"
         ]
-        for _ in range(ali.max_epochs):
+        for _ in range(training["max_epochs"]):
             order = torch.randperm(len(data))
             for start in range(0, len(data) - batch + 1, batch):  # drop_last
                 x_real = data[order[start : start + batch]]
@@ -278,7 +282,8 @@ def main():
                 f"{args.n_heldout} held-out points, {args.n_samples} samples per "
                 f"model; ALITransformer n_components={ali.n_components}, "
                 f"hidden_layer_sizes={tuple(ali.hidden_layer_sizes)}, "
-                f"max_epochs={ali.max_epochs}, batch_size={ali.batch_size}"
+                f"max_epochs={ali.training_params_['max_epochs']}, "
+                f"batch_size={ali.batch_size}"
                 + "".join(f", {k}={v!r}" for k, v in args.params.items())
                 + (', learning_rate_schedule="linear"' if args.lr_decay else "")
                 + "\n"

@@ -156,7 +156,7 @@ def main():
         ali.set_params(callbacks=[("probe", ProbeEachEpoch(probe))])
         shown = {"validation_fraction": 0.1, "random_state": args.seed, **params}
         shown = ", ".join(f"{k}={v}" for k, v in shown.items())
-        print(f"\n## {name}: ALITransformer({shown}), {ali.max_epochs} epochs")
+        print(f"\n## {name}: ALITransformer({shown}), max_epochs={ali.max_epochs}")
         print(
             f"{'epoch':>6}{'valid_loss':>12}{'probe %':>10}{'d_loss':>9}"
             f"{'g_loss':>9}{'recon':>8}{'dur s':>7}"

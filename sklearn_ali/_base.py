@@ -28,7 +28,7 @@ from ._callbacks import (
     LinearDecay,
     TrainingDivergedError,
 )
-from ._checks import ChecksMixin, structure_value
+from ._checks import TRAINING_PARAMS, ChecksMixin, structure_value
 from ._devices import (
     SEED_BOUND,
     autocast_bfloat16,
@@ -129,9 +129,10 @@ class BaseALI(ChecksMixin, InferenceMixin, PersistenceMixin, BaseEstimator):
     def _fit(self, X, y=None, *, epochs, resume, one_pass=False, **target_options):
         """Train for ``epochs``: anew, or on from the fitted model with ``resume``.
 
-        ``one_pass`` is partial_fit's pass with no planned end, which
-        ``learning_rate_schedule`` leaves at the constant rates. ``y`` and
-        ``target_options`` go to ``_encode_targets``.
+        ``epochs=None`` trains for ``max_epochs`` as resolved for this fit
+        (``training_params_``). ``one_pass`` is partial_fit's pass with no
+        planned end, which ``learning_rate_schedule`` leaves at the constant
+        rates. ``y`` and ``target_options`` go to ``_encode_targets``.
         """
         if resume and _is_fitted(self):
             return self._continue(X, y, epochs=epochs, one_pass=one_pass)
@@ -168,6 +169,9 @@ class BaseALI(ChecksMixin, InferenceMixin, PersistenceMixin, BaseEstimator):
             self.image_shape_ = self._resolve_image_shape(image_shape, X.shape[1])
             self._input_ndim_ = 2 if image_shape is None else 4
             self.architecture_ = self._resolve_architecture()
+            self.training_params_ = self._resolve_training_params()
+            if epochs is None:
+                epochs = self.training_params_["max_epochs"]
             targets = self._encode_targets(y, X.shape[0], reset=True, **target_options)
             self._fit_scaling(X)  # also checks, in one pass, that X is finite
             self.device_ = self._resolve_device()
@@ -214,6 +218,9 @@ class BaseALI(ChecksMixin, InferenceMixin, PersistenceMixin, BaseEstimator):
         check_scaled_range(X, *self._scaling())
         net = self.net_
         saved = self._fitted_state()
+        self.training_params_ = self._resolve_training_params()
+        if epochs is None:
+            epochs = self.training_params_["max_epochs"]
         backup = net.snapshot()
         epochs_before, device_before = len(net.history), net.device
         # A different seed for every continuation, reproducible from the first.
@@ -313,7 +320,7 @@ class BaseALI(ChecksMixin, InferenceMixin, PersistenceMixin, BaseEstimator):
 
     def _structure(self):
         """The hyperparameters the networks are built from."""
-        return {
+        structure = {
             name: getattr(self, name)
             for name in (
                 "n_components",
@@ -323,9 +330,28 @@ class BaseALI(ChecksMixin, InferenceMixin, PersistenceMixin, BaseEstimator):
                 "conv_width",
                 "encoder",
                 "dropout",
-                "spectral_norm",
             )
         }
+        # As built: "auto" and the value it stands for build the same networks.
+        structure["spectral_norm"] = self._resolve_training_params()["spectral_norm"]
+        return structure
+
+    def _resolve_training_params(self):
+        """``TRAINING_PARAMS`` as this fit trains with them, ``"auto"`` resolved.
+
+        Reads ``architecture_``, so a warm start resolves as the first fit did.
+        """
+        auto = self._auto_training_params()
+        return {
+            name: auto[name] if _is_auto(getattr(self, name)) else getattr(self, name)
+            for name in TRAINING_PARAMS
+        }
+
+    def _auto_training_params(self):
+        """What ``"auto"`` stands for in each of ``TRAINING_PARAMS``, given
+        ``architecture_``; a subclass whose constraints allow ``"auto"``
+        overrides this."""
+        return {}
 
     def _fit_scaling(self, X):
         self.data_offset_, self.data_scale_ = fit_scaling(
@@ -374,7 +400,7 @@ class BaseALI(ChecksMixin, InferenceMixin, PersistenceMixin, BaseEstimator):
         options = {
             "stochastic": self.encoder == "stochastic",
             "dropout": self.dropout,
-            "spectral_norm": self.spectral_norm,
+            "spectral_norm": self.training_params_["spectral_norm"],
             "n_outputs": self._n_discriminator_outputs(),
         }
         if callable(arch):
@@ -417,12 +443,13 @@ class BaseALI(ChecksMixin, InferenceMixin, PersistenceMixin, BaseEstimator):
         rank, world = self._data_parallel_world()
         verbose = self.verbose if rank == 0 else 0  # rank 0 speaks for all
         images = len(self._network_input_shape()) == 3
+        training = self.training_params_
         settings = {
-            "lr": self.learning_rate,
+            "lr": training["learning_rate"],
             "optimizer__betas": tuple(self.betas),
             "use_amp": autocast_bfloat16(self.precision, self.device_, images=images),
             "channels_last": images,
-            "max_epochs": self.max_epochs,
+            "max_epochs": training["max_epochs"],
             "batch_size": self.batch_size,
             "scaling": self._scaling(),
             "device": self.device_,
@@ -434,9 +461,12 @@ class BaseALI(ChecksMixin, InferenceMixin, PersistenceMixin, BaseEstimator):
         }
         # The game's options are this estimator's parameters of those names.
         settings.update(
-            {f"game__{name}": getattr(self, name) for name in self.game.options}
+            {
+                f"game__{name}": training.get(name, getattr(self, name))
+                for name in self.game.options
+            }
         )
-        if self.learning_rate_schedule == "linear":
+        if training["learning_rate_schedule"] == "linear":
             callbacks.append(("learning_rate_schedule", LinearDecay()))
         if verbose == 1:
             callbacks.append(("progress_bar", FitProgressBar()))
@@ -464,3 +494,7 @@ class BaseALI(ChecksMixin, InferenceMixin, PersistenceMixin, BaseEstimator):
     # -- persistence: the hooks of sklearn_ali.io ---------------------------
     # sklearn_ali.io writes what _io_state returns and hands it back to
     # _from_io_state: what a fitted model is made of is known only here.
+
+
+def _is_auto(value):
+    return isinstance(value, str) and value == "auto"

@@ -33,6 +33,16 @@ NUMERIC_PARAMS = (
     "distributed_timeout",
 )
 
+#: The training parameters that an estimator may leave at ``"auto"``, to be
+#: chosen for its architecture in ``fit`` (``training_params_``).
+TRAINING_PARAMS = (
+    "max_epochs",
+    "learning_rate",
+    "learning_rate_schedule",
+    "spectral_norm",
+    "reconstruction_weight",
+)
+
 
 def structure_value(value):
     """A structural hyperparameter as compared for a warm start.

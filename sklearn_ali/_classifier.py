@@ -234,6 +234,11 @@ class ALIClassifier(EncoderFeaturesMixin, ClassifierMixin, TransformerMixin, Bas
     architecture_ : str or callable
         The architecture used: a preset's name, or the builder passed.
 
+    training_params_ : dict
+        ``max_epochs``, ``learning_rate``, ``learning_rate_schedule``,
+        ``spectral_norm`` and ``reconstruction_weight`` as the last training
+        call used them: this estimator's parameters of those names.
+
     device_ : str
         The device training ran on.
 
@@ -374,7 +379,7 @@ class ALIClassifier(EncoderFeaturesMixin, ClassifierMixin, TransformerMixin, Bas
             If a loss, weight or optimizer state becomes NaN or infinite. The
             weights of the last finite epoch are restored.
         """
-        return self._fit(X, y, epochs=self.max_epochs, resume=self.warm_start)
+        return self._fit(X, y, epochs=None, resume=self.warm_start)
 
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y, classes=None):

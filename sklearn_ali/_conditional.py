@@ -197,6 +197,11 @@ class ConditionalALI(BaseALI):
     architecture_ : str or callable
         The architecture used.
 
+    training_params_ : dict
+        ``max_epochs``, ``learning_rate``, ``learning_rate_schedule``,
+        ``spectral_norm`` and ``reconstruction_weight`` as the last training
+        call used them: this estimator's parameters of those names.
+
     device_ : str
         The device training ran on.
 
@@ -314,7 +319,7 @@ class ConditionalALI(BaseALI):
         self : ConditionalALI
             The fitted estimator.
         """
-        return self._fit(X, y, epochs=self.max_epochs, resume=self.warm_start)
+        return self._fit(X, y, epochs=None, resume=self.warm_start)
 
     # The game this estimator's networks play.
     game = CONDITIONAL

@@ -11,10 +11,11 @@ import math
 
 import numpy as np
 import torch
+from sklearn.utils._param_validation import make_constraint
 from sklearn.utils.validation import check_is_fitted
 from skorch.history import History
 
-from ._checks import structure_value
+from ._checks import NUMERIC_PARAMS, TRAINING_PARAMS, structure_value
 from ._devices import SEED_BOUND, seeded_torch
 from .networks import ARCHITECTURES
 
@@ -103,6 +104,9 @@ class PersistenceMixin:
         model._check_params()
         cls._check_io_attributes(state["attributes"])
         vars(model).update(state["attributes"])
+        if "training_params_" not in state["attributes"]:
+            # Written before "auto" existed, when the parameters held the values.
+            model.training_params_ = model._resolve_training_params()
         if not all(isinstance(row, dict) for row in state["history"]):
             raise ValueError("the stored history is not a list of dicts.")
         stored = {"modules": cls._io_modules, "optimizers": cls._io_optimizers}
@@ -265,6 +269,32 @@ class PersistenceMixin:
                 and all(isinstance(s, str) for s in names),
                 f"an object array of {n} strings",
             )
+        if "training_params_" in attributes:  # older files lack it
+            cls._check_io_training_params(attributes["training_params_"])
+
+    @classmethod
+    def _check_io_training_params(cls, stored):
+        """Raise ValueError unless ``stored`` could be fit's ``training_params_``:
+        a value for each of ``TRAINING_PARAMS`` that the parameter takes,
+        ``"auto"`` resolved."""
+        if not isinstance(stored, dict) or set(stored) != set(TRAINING_PARAMS):
+            raise ValueError(
+                f"fitted attribute training_params_={stored!r} is not a dict of "
+                f"{list(TRAINING_PARAMS)}."
+            )
+        for name, value in stored.items():
+            ok = not (isinstance(value, str) and value == "auto") and not (
+                name in NUMERIC_PARAMS and isinstance(value, (bool, np.bool_))
+            )
+            ok = ok and any(
+                c.is_satisfied_by(value)
+                for c in map(make_constraint, cls._parameter_constraints[name])
+            )
+            if not ok:
+                raise ValueError(
+                    f"fitted attribute training_params_[{name!r}]={value!r} is not "
+                    f"a value {name} takes."
+                )
 
 
 # -- checks of stored state against what fit builds ----------------------------

@@ -242,7 +242,7 @@ def test_stability_quick():
             r"^raw pixels: 100 labels " + NUMBER + " %",
             r"^variant\s+seed\s+finite\s+D wins\s+d_loss\s+acc q\s+acc p\s+mmd\s",
             rf"^default\s+0\s+yes\s+(yes|no)\s+{NUMBER}",
-            rf"^no spectral norm\s+0\s+(yes|NO)\s+(yes|no)\s+{NUMBER}",
+            rf"^spectral norm\s+0\s+(yes|NO)\s+(yes|no)\s+{NUMBER}",
             rf"^default: finite 1/1, D wins [01]/1, error % 100 labels {NUMBER} ± "
             rf"{NUMBER} \({NUMBER}-{NUMBER}\); sample class balance {NUMBER} at "
             rf"worst, rarest class {NUMBER} % at worst$",
@@ -283,7 +283,9 @@ def test_sample_quality_quick():
     assert_lines(
         out,
         [
-            rf"^ALITransformer\(max_epochs=1, reconstruction_weight=3\.0\) fit {n} s$",
+            r"^ALITransformer\(max_epochs=1, learning_rate=0\.002, "
+            r"learning_rate_schedule='linear', spectral_norm=False, "
+            rf"reconstruction_weight=3\.0\) fit {n} s$",
             rf"^classifier: MLPClassifier\(256\) on \d+ real digits, test accuracy {n}",
             rf"^confidence: samples {n}, real test digits {n}, ratio {n}",
             rf"^class balance {n} \(1 = even\); % per class 0-9:( {n}){{10}}$",

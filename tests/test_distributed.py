@@ -13,6 +13,7 @@ from sklearn.datasets import load_digits
 
 from sklearn_ali import ALITransformer
 from sklearn_ali._batches import LabelledBatches, RandomBatches
+from sklearn_ali._transformer import AUTO_TRAINING_PARAMS
 
 SCRIPT = Path(__file__).parent / "scripts" / "data_parallel_fit.py"
 MODELS = ("transformer", "classifier", "conditional", "hinge")
@@ -65,7 +66,8 @@ def test_a_linear_schedule_reaches_zero_on_every_rank(two_ranks):
         rates = json.loads((out / f"classifier-{rank}-rates.json").read_text())
         assert rates == [0.0, 0.0]
     rates = json.loads((out / "transformer-0-rates.json").read_text())
-    assert rates == [ALITransformer().learning_rate] * 2
+    # Flat rows: the MLP's constant rate.
+    assert rates == [AUTO_TRAINING_PARAMS["other"]["learning_rate"]] * 2
 
 
 def test_the_history_counts_whole_batches(two_ranks):

@@ -396,7 +396,44 @@ TAMPERED = [
     ("bad-tag", _set("state", "history", [{"__float__": "1e999"}]), "non-finite float"),
     ("bad-history", _set("state", "history", [1, 2]), "history is not a list of dicts"),
     ("missing-network", _remove_network, r"the stored modules are \['disc"),
+    (
+        "training-params-not-a-dict-of-them",
+        _set("state", "attributes", "training_params_", {"max_epochs": 2}),
+        r"training_params_=\{'max_epochs': 2\} is not a dict of",
+    ),
+    (
+        "training-param-auto",
+        _set("state", "attributes", "training_params_", "learning_rate", "auto"),
+        r"training_params_\['learning_rate'\]='auto' is not a value",
+    ),
+    (
+        "training-param-out-of-range",
+        _set("state", "attributes", "training_params_", "max_epochs", 0),
+        r"training_params_\['max_epochs'\]=0 is not a value",
+    ),
+    (
+        "training-param-bool-for-a-number",
+        _set("state", "attributes", "training_params_", "reconstruction_weight", True),
+        r"training_params_\['reconstruction_weight'\]=True is not a value",
+    ),
 ]
+
+
+def test_a_file_from_before_training_params_loads_with_them_resolved(
+    tmp_path, digits_images, tiny
+):
+    model = ALITransformer(random_state=0, **tiny).fit(digits_images)
+    path = tmp_path / "ali.safetensors"
+    io.dump(model, path)
+    document, tensors = read_file(path)
+    del document["state"]["attributes"]["training_params_"]
+    old = tmp_path / "old.safetensors"
+    save_file(tensors, old, metadata={METADATA_KEY: json.dumps(document)})
+    loaded = io.load(old)
+    assert loaded.training_params_ == model.training_params_
+    np.testing.assert_array_equal(
+        loaded.transform(digits_images), model.transform(digits_images)
+    )
 
 
 @pytest.mark.parametrize(

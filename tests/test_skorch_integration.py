@@ -229,7 +229,9 @@ def test_partial_fit_passes_keep_the_constant_rates(digits_flat, tiny):
     for _ in range(2):  # the first pass after the fit, then a later one
         ali.partial_fit(digits_flat)
         rates = dict(ali.net_.callbacks_)["probe"].rates_
-        assert [r["generators"] for r in rates] == [ali.learning_rate] * 2
+        assert [r["generators"] for r in rates] == [
+            ali.training_params_["learning_rate"]
+        ] * 2
     fresh = ALITransformer(learning_rate_schedule="linear", random_state=0, **tiny)
     fresh.partial_fit(digits_flat)
     assert [g["lr"] for g in fresh.net_.optimizer_.param_groups] == [2e-4, 2e-4]
@@ -244,7 +246,7 @@ def test_optimizer_settings_route_to_the_players(digits_flat, tiny):
     assert groups["generators"]["weight_decay"] == 0.1
     assert groups["discriminator"]["weight_decay"] == 0.3
     assert groups["discriminator"]["lr"] == 1e-3
-    assert groups["generators"]["lr"] == ali.learning_rate
+    assert groups["generators"]["lr"] == ali.training_params_["learning_rate"]
 
 
 class GradNormProbe(Callback):

@@ -5,6 +5,7 @@ import copy
 import numpy as np
 import pytest
 import torch
+from sklearn.datasets import load_digits
 from skorch.callbacks import Callback
 
 from sklearn_ali import ALINet, ALITransformer, TrainingDivergedError
@@ -141,15 +142,18 @@ def test_spectral_norm_bounds_the_layer_norm():
     assert torch.linalg.matrix_norm(w, ord=2).item() == pytest.approx(1.0, rel=1e-3)
 
 
-def test_default_training_is_balanced_on_digits(digits_images):
-    """With the defaults, neither player wins outright and nothing is NaN."""
-    ali = ALITransformer(n_components=16, max_epochs=8, random_state=0)
-    ali.fit(digits_images)
+def test_default_training_is_balanced_on_digits():
+    """With the defaults on all 1,797 digits, neither player wins and nothing
+    is NaN (measured on two seeds: D right on 0.61-0.66 of each joint's pairs
+    in the last three epochs, d_loss 1.27-1.28, where log 4 = 1.39 is an even
+    game). On a couple of hundred digits D memorises the pairs whatever the
+    settings."""
+    X = load_digits().images[:, None]
+    ali = ALITransformer(n_components=16, random_state=0).fit(X)
     last = ali.history_[-1]
     assert np.isfinite(ali.history_[:, "d_loss"]).all()
-    # A discriminator that wins outright classifies both joints perfectly.
-    assert last["d_real_acc"] < 0.99 or last["d_fake_acc"] < 0.99
-    assert last["d_loss"] > 0.1
+    assert last["d_real_acc"] < 0.85 and last["d_fake_acc"] < 0.85
+    assert last["d_loss"] > 1.0
 
 
 def test_fitted_model_does_not_carry_weight_snapshots(digits_flat, tiny):

@@ -18,9 +18,10 @@ from sklearn.pipeline import Pipeline
 from sklearn.svm import LinearSVC
 from skorch.callbacks import Callback
 
-from sklearn_ali import ALITransformer
+from sklearn_ali import ALIClassifier, ALITransformer
 from sklearn_ali import _inference as inference_module
-from sklearn_ali.networks import build_conv, build_mlp, build_svhn
+from sklearn_ali._transformer import AUTO_TRAINING_PARAMS
+from sklearn_ali.networks import SpectralNorm, build_conv, build_mlp, build_svhn
 
 # -- shapes and architectures ----------------------------------------------
 
@@ -623,6 +624,93 @@ def test_user_callbacks_run_and_are_not_mutated(digits_flat, tiny):
 
 
 # -- sklearn integration -----------------------------------------------------
+
+
+# -- training settings chosen for the architecture -----------------------------
+
+
+def _trained_with(model):
+    """What the skorch net trained with, read from the net, not the estimator."""
+    net = model.net_
+    return {
+        "epochs": len(model.history_),
+        "final_lr": [g["lr"] for g in net.optimizer_.param_groups],
+        "spectral_norm": any(
+            isinstance(m, SpectralNorm) for m in model.discriminator_.modules()
+        ),
+        "reconstruction_weight": net.game_options["reconstruction_weight"],
+    }
+
+
+@pytest.mark.parametrize("layout", ["images", "rows"])
+def test_auto_training_params_follow_the_architecture(
+    layout, digits_images, digits_flat, tiny
+):
+    X = digits_images if layout == "images" else digits_flat
+    small = {k: v for k, v in tiny.items() if k != "max_epochs"}
+    ali = ALITransformer(random_state=0, **small).fit(X)
+    expected = AUTO_TRAINING_PARAMS["conv" if layout == "images" else "other"]
+    assert ali.architecture_ == ("conv" if layout == "images" else "mlp")
+    assert ali.training_params_ == expected
+    assert ali.learning_rate == "auto"  # the parameter is left as given
+    trained = _trained_with(ali)
+    assert trained["epochs"] == expected["max_epochs"]
+    linear = expected["learning_rate_schedule"] == "linear"
+    assert trained["final_lr"] == [0 if linear else expected["learning_rate"]] * 2
+    assert trained["spectral_norm"] == expected["spectral_norm"]
+    assert trained["reconstruction_weight"] == expected["reconstruction_weight"]
+
+
+def test_the_conv_and_mlp_settings_differ_in_every_auto_parameter():
+    conv, other = AUTO_TRAINING_PARAMS["conv"], AUTO_TRAINING_PARAMS["other"]
+    assert conv.keys() == other.keys()
+    assert all(conv[name] != other[name] for name in conv)
+
+
+def test_a_value_given_wins_over_auto_for_that_parameter_only(digits_images, tiny):
+    ali = ALITransformer(
+        learning_rate=1e-3, spectral_norm=True, random_state=0, **tiny
+    ).fit(digits_images)
+    conv = AUTO_TRAINING_PARAMS["conv"]
+    assert ali.training_params_ == {
+        **conv,
+        "max_epochs": tiny["max_epochs"],
+        "learning_rate": 1e-3,
+        "spectral_norm": True,
+    }
+    assert _trained_with(ali)["spectral_norm"]
+    assert _trained_with(ali)["reconstruction_weight"] == conv["reconstruction_weight"]
+
+
+def test_partial_fit_resolves_auto_as_fit_does(digits_images, digits_flat, tiny):
+    for X, key in [(digits_images, "conv"), (digits_flat, "other")]:
+        ali = ALITransformer(random_state=0, **tiny)
+        ali.partial_fit(X)
+        rate = AUTO_TRAINING_PARAMS[key]["learning_rate"]
+        assert _trained_with(ali)["final_lr"] == [rate] * 2  # one pass: no decay
+        assert ali.training_params_["learning_rate"] == rate
+
+
+def test_a_warm_start_may_name_the_value_auto_stood_for(digits_images, tiny):
+    ali = ALITransformer(warm_start=True, random_state=0, **tiny).fit(digits_images)
+    # "auto" built the conv discriminator without spectral normalisation:
+    # naming that value keeps the networks, naming the other cannot.
+    ali.set_params(spectral_norm=False).fit(digits_images)
+    assert len(ali.history_) == 2 * tiny["max_epochs"]
+    before = dict(ali.training_params_)
+    with pytest.raises(ValueError, match=r"\['spectral_norm'\] changed"):
+        ali.set_params(spectral_norm=True, learning_rate=1e-5).fit(digits_images)
+    assert ali.training_params_ == before
+    assert len(ali.history_) == 2 * tiny["max_epochs"]
+    ali.set_params(spectral_norm="auto", learning_rate=1e-5).fit(digits_images)
+    assert ali.training_params_["learning_rate"] == 1e-5
+
+
+def test_only_the_transformer_takes_auto_training_params(digits_flat, digits, tiny):
+    with pytest.raises(ValueError, match="spectral_norm"):
+        ALITransformer(spectral_norm="on", **tiny).fit(digits_flat)
+    with pytest.raises(ValueError, match="learning_rate"):
+        ALIClassifier(learning_rate="auto", **tiny).fit(digits_flat, digits[1])
 
 
 def test_clone_and_params_round_trip(tiny):
