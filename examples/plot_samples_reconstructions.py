@@ -17,16 +17,16 @@ extras.
 # %%
 # Fitting the model
 # -----------------
-# ALITransformer's defaults are chosen for its features (``transform``).
-# For pictures this example trains with the settings of
-# :class:`~sklearn_ali.ALIClassifier` (a ten times larger learning rate
-# falling linearly to zero over 40 epochs, and no spectral normalisation in
-# the discriminator) and a cycle term twice the default weight. On MNIST-5k
-# they give a game closer to even, codes closer to the prior, samples that
-# are digits rather than stroke fragments with every class represented, and
-# reconstructions that keep their class more often, with features about as
-# good (see the benchmarks page). ``load_mnist_5k`` is sorted by class, so
-# it is shuffled first; the last 500 digits are held out.
+# On images ALITransformer's training parameters default to ``"auto"``,
+# which for its ``"conv"`` network means the settings of
+# :class:`~sklearn_ali.ALIClassifier` (a learning rate falling linearly
+# from 2e-3 to zero over 40 epochs, no spectral normalisation in the
+# discriminator) with a cycle term of weight 20; ``training_params_`` shows
+# them after the fit. On MNIST-5k they give a game closer to even, codes
+# close to the prior, samples that are digits rather than stroke fragments
+# with every class represented, and reconstructions that keep their class
+# (see the benchmarks page). ``load_mnist_5k`` is sorted by class, so it is
+# shuffled first; the last 500 digits are held out.
 
 # sphinx_gallery_start_ignore
 import os
@@ -46,14 +46,7 @@ from sklearn_ali.plotting import (
 )
 
 n_train, n_test = 4500, 500
-ali = ALITransformer(
-    learning_rate=2e-3,
-    learning_rate_schedule="linear",
-    max_epochs=40,
-    spectral_norm=False,
-    reconstruction_weight=20.0,
-    random_state=0,
-)
+ali = ALITransformer(random_state=0)
 # sphinx_gallery_start_ignore
 if os.environ.get("SKLEARN_ALI_EXAMPLES_QUICK"):  # tests/test_examples.py
     n_train, n_test = 400, 100
@@ -66,6 +59,7 @@ X_train, y_train = images[:n_train], target[:n_train]
 X_test, y_test = images[n_train : n_train + n_test], target[n_train:][:n_test]
 
 ali.fit(X_train)
+print(ali.training_params_)
 
 # %%
 # Training curves
@@ -77,7 +71,7 @@ ali.fit(X_train)
 # what trains the encoder and decoder is then mostly the cycle term
 # (``recon_loss``), the L1 distance between x and G(E(x)) that the default
 # ``reconstruction_weight`` adds to the generators' loss. The last epoch's
-# figures say which of the two this fit is. With these settings both
+# figures say which of the two this fit is. With the conv network's settings both
 # accuracies settle near 0.7 once the learning rate has fallen: the
 # discriminator keeps an edge without winning outright.
 plot_training_curves(ali)

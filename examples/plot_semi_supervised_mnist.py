@@ -63,7 +63,9 @@ print(f"{len(X_train)} training digits, {len(X_test)} test digits, {X_train.shap
 # Training ALI without labels
 # ---------------------------
 # ALITransformer keeps all its defaults; ``verbose=2`` prints each epoch's
-# losses as it ends. ``fit`` sees no labels.
+# losses as it ends. ``fit`` sees no labels. Its training parameters default
+# to ``"auto"``: ``training_params_`` shows what they became for the
+# convolutional network that images get.
 ali = ALITransformer(random_state=0, verbose=2)
 # sphinx_gallery_start_ignore
 if os.environ.get("SKLEARN_ALI_EXAMPLES_QUICK"):
@@ -73,6 +75,7 @@ start = time.perf_counter()
 ali.fit(X_train)
 ali_time = time.perf_counter() - start
 print(f"fitted on {len(X_train)} unlabelled digits in {ali_time:.1f} s")
+print(ali.training_params_)
 
 # %%
 # The training curves show the game: the discriminator's loss (log 4 = 1.39

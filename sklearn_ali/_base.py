@@ -459,7 +459,8 @@ class BaseALI(ChecksMixin, InferenceMixin, PersistenceMixin, BaseEstimator):
             # verbose=1 is one bar with the losses; verbose>=2 a table per epoch.
             "callbacks__print_log": None if verbose == 1 else EpochTable(),
         }
-        # The game's options are this estimator's parameters of those names.
+        # The game's options are this estimator's parameters of those names,
+        # as resolved for this fit where they are training parameters.
         settings.update(
             {
                 f"game__{name}": training.get(name, getattr(self, name))
