@@ -127,7 +127,11 @@ fig.colorbar(image, ax=ax)
 # Fits in threads of one process take turns, since torch has one random
 # generator per process, so this cluster shows the API rather than a
 # speed-up. With a fixed ``random_state``, training on the CPU is
-# deterministic, so both searches find the same scores.
+# reproducible for a given number of torch threads; but joblib's loky
+# workers run one thread each here (the cores divided by ``n_jobs``) while
+# the dask threads share the process's two, and sums split over other
+# threads round differently (bfloat16 products the most), so the two
+# searches' scores may differ in the last decimals.
 try:
     from dask.distributed import Client, LocalCluster
 except ImportError:
@@ -148,11 +152,11 @@ else:
             dask_search.fit(X_train, y_train)
         print(f"GridSearchCV on dask in {time.perf_counter() - start:.1f} s")
     report(dask_search)
-    same = np.allclose(
-        search.cv_results_["mean_test_score"],
-        dask_search.cv_results_["mean_test_score"],
-    )
-    print(f"same CV scores with both backends: {same}")
+    gap = np.abs(
+        search.cv_results_["mean_test_score"]
+        - dask_search.cv_results_["mean_test_score"]
+    ).max()
+    print(f"largest difference of a CV score between the backends: {gap:.3f}")
 
 # %%
 plt.show()
