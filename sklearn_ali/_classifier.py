@@ -83,8 +83,9 @@ class ALIClassifier(EncoderFeaturesMixin, ClassifierMixin, TransformerMixin, Bas
 
     max_epochs : int, default=40
         Passes over the training data (all rows, labelled or not). Twice
-        ALITransformer's: on MNIST-5k the test error was still falling after
-        20 epochs, most with 1,000 labels (:doc:`/benchmarks`).
+        ALITransformer's MLP, as its conv network: on MNIST-5k the test
+        error was still falling after 20 epochs, most with 1,000 labels
+        (:doc:`/benchmarks`).
 
     batch_size : int, default=100
         Rows per adversarial step. When fewer than half the rows are
@@ -96,8 +97,9 @@ class ALIClassifier(EncoderFeaturesMixin, ClassifierMixin, TransformerMixin, Bas
     learning_rate : float, default=2e-3
         Adam learning rate of the encoder and decoder (and of the
         discriminator unless ``discriminator_learning_rate`` is set). Ten
-        times ALITransformer's: the discriminator is also the classifier,
-        and on MNIST-5k 2e-3 took the error with 100 labels from 16.0 %
+        times the rate of ALITransformer's MLP, the same as its conv
+        network's: the discriminator is also the classifier, and on
+        MNIST-5k 2e-3 took the error with 100 labels from 16.0 %
         (2e-4) to 10.7 % after 20 epochs on one draw, with no sign of
         instability (:doc:`/benchmarks`).
 
@@ -109,10 +111,11 @@ class ALIClassifier(EncoderFeaturesMixin, ClassifierMixin, TransformerMixin, Bas
         How both players' learning rates move during ``fit``: kept, or
         decayed linearly to 0 over the fit's ``max_epochs``, after every
         batch (skorch's ``LRScheduler`` with ``LambdaLR``). Smaller steps
-        at the end let the game settle; the default, unlike
-        ``ALITransformer``'s, because on MNIST-5k the decay took the test
-        error from 4.3 to 3.7 % with 100 labels and from 3.1 to 2.5 % with
-        1,000 (3 draws, same draws and machine; see :doc:`/benchmarks`).
+        at the end let the game settle; the default on every network
+        (``ALITransformer`` decays on its conv network only), because on
+        MNIST-5k the decay took the test error from 4.3 to 3.7 % with 100
+        labels and from 3.1 to 2.5 % with 1,000 (3 draws, same draws and
+        machine; see :doc:`/benchmarks`).
         The decay halves the mean rate: on small data, where a fit takes
         few steps, raise ``max_epochs`` with it (on 1,437 digits it cost
         1.9 points with 1,000 labels at 40 epochs and none at 80). A warm
@@ -127,7 +130,8 @@ class ALIClassifier(EncoderFeaturesMixin, ClassifierMixin, TransformerMixin, Bas
 
     spectral_norm : bool, default=False
         Spectral normalisation of the discriminator's layers, off by default
-        unlike ALITransformer's: the discriminator is also the classifier,
+        on every network (``ALITransformer`` keeps it on its MLP and the
+        paper's presets): the discriminator is also the classifier,
         and a 1-Lipschitz network cannot spread the class logits of nearby
         images apart. On MNIST-5k with 100 labels, turning it off took the
         error from 9.40 to 5.13 % (3 draws), on digits with 1,000 labels
