@@ -28,7 +28,7 @@ from ._callbacks import (
     LinearDecay,
     TrainingDivergedError,
 )
-from ._checks import TRAINING_PARAMS, ChecksMixin, structure_value
+from ._checks import TRAINING_PARAMS, ChecksMixin, is_auto, structure_value
 from ._devices import (
     SEED_BOUND,
     autocast_bfloat16,
@@ -343,7 +343,7 @@ class BaseALI(ChecksMixin, InferenceMixin, PersistenceMixin, BaseEstimator):
         """
         auto = self._auto_training_params()
         return {
-            name: auto[name] if _is_auto(getattr(self, name)) else getattr(self, name)
+            name: auto[name] if is_auto(getattr(self, name)) else getattr(self, name)
             for name in TRAINING_PARAMS
         }
 
@@ -495,7 +495,3 @@ class BaseALI(ChecksMixin, InferenceMixin, PersistenceMixin, BaseEstimator):
     # -- persistence: the hooks of sklearn_ali.io ---------------------------
     # sklearn_ali.io writes what _io_state returns and hands it back to
     # _from_io_state: what a fitted model is made of is known only here.
-
-
-def _is_auto(value):
-    return isinstance(value, str) and value == "auto"

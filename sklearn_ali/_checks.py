@@ -44,6 +44,11 @@ TRAINING_PARAMS = (
 )
 
 
+def is_auto(value):
+    """Whether a parameter is left at ``"auto"`` (any other value is used as given)."""
+    return isinstance(value, str) and value == "auto"
+
+
 def structure_value(value):
     """A structural hyperparameter as compared for a warm start.
 

@@ -15,7 +15,7 @@ from sklearn.utils._param_validation import make_constraint
 from sklearn.utils.validation import check_is_fitted
 from skorch.history import History
 
-from ._checks import NUMERIC_PARAMS, TRAINING_PARAMS, structure_value
+from ._checks import NUMERIC_PARAMS, TRAINING_PARAMS, is_auto, structure_value
 from ._devices import SEED_BOUND, seeded_torch
 from .networks import ARCHITECTURES
 
@@ -283,7 +283,7 @@ class PersistenceMixin:
                 f"{list(TRAINING_PARAMS)}."
             )
         for name, value in stored.items():
-            ok = not (isinstance(value, str) and value == "auto") and not (
+            ok = not is_auto(value) and not (
                 name in NUMERIC_PARAMS and isinstance(value, (bool, np.bool_))
             )
             ok = ok and any(
