@@ -67,6 +67,11 @@ def read_file(path):
     return document, tensors
 
 
+def write_file(path, document, tensors):
+    """The inverse of ``read_file``: the document and tensors as io.dump writes."""
+    save_file(tensors, path, metadata={METADATA_KEY: json.dumps(document)})
+
+
 # -- round trips ---------------------------------------------------------------
 
 
@@ -428,7 +433,7 @@ def test_a_file_from_before_training_params_loads_with_them_resolved(
     document, tensors = read_file(path)
     del document["state"]["attributes"]["training_params_"]
     old = tmp_path / "old.safetensors"
-    save_file(tensors, old, metadata={METADATA_KEY: json.dumps(document)})
+    write_file(old, document, tensors)
     loaded = io.load(old)
     assert loaded.training_params_ == model.training_params_
     np.testing.assert_array_equal(
@@ -448,7 +453,7 @@ def test_a_tampered_file_is_a_clear_value_error(
     document, tensors = read_file(path)
     tamper(document, tensors)
     bad = tmp_path / "tampered.safetensors"
-    save_file(tensors, bad, metadata={METADATA_KEY: json.dumps(document)})
+    write_file(bad, document, tensors)
     with pytest.raises(ValueError, match=match) as info:
         io.load(bad)
     assert str(bad) in str(info.value)
@@ -520,7 +525,7 @@ def test_a_negative_optimizer_entry_is_refused(entry, tmp_path, digits_flat, tin
     document, tensors = read_file(path)
     _negative(f"/{entry}")(document, tensors)
     bad = tmp_path / "tampered.safetensors"
-    save_file(tensors, bad, metadata={METADATA_KEY: json.dumps(document)})
+    write_file(bad, document, tensors)
     with pytest.raises(ValueError, match=f"{entry} holds negative values"):
         io.load(bad)
 
@@ -538,7 +543,7 @@ def test_finite_weights_that_give_non_finite_outputs_are_refused(
         if key.startswith("modules/decoder_/") and key.endswith("bias"):
             tensors[key] = torch.full_like(tensors[key], 3e38)
     bad = tmp_path / "tampered.safetensors"
-    save_file(tensors, bad, metadata={METADATA_KEY: json.dumps(document)})
+    write_file(bad, document, tensors)
     with pytest.raises(ValueError, match="decoder gives NaN or infinite outputs"):
         io.load(bad)
 
