@@ -67,6 +67,7 @@ from skorch.callbacks import Callback
 from torch.nn import functional as F
 
 from sklearn_ali import ALITransformer, networks
+from sklearn_ali._callbacks import _LinearToZero
 
 # Rows per forward pass of the estimator's transform, which the bare loop
 # matches (tests/test_benchmarks.py checks that the two agree).
@@ -198,9 +199,7 @@ def bare_fit(ali, data, epochs, seed):
         # The estimator's linear decay, stepped after every batch as its is.
         steps = (1 + epochs) * (len(data) // batch)
         schedules = [
-            torch.optim.lr_scheduler.LambdaLR(
-                opt, lambda step: max(0.0, 1.0 - step / steps)
-            )
+            torch.optim.lr_scheduler.LambdaLR(opt, _LinearToZero(steps))
             for opt in (opt_d, opt_g)
             if training["learning_rate_schedule"] == "linear"
         ]

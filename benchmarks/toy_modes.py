@@ -54,6 +54,7 @@ from semi_supervised import add_set_option
 from torch.nn import functional as F
 
 from sklearn_ali import ALITransformer
+from sklearn_ali._callbacks import _LinearToZero
 from sklearn_ali.datasets import make_gaussian_grid
 from sklearn_ali.evaluation import count_modes
 from sklearn_ali.networks import SpectralNorm, build_mlp
@@ -126,7 +127,7 @@ def train_gan(ali, X, seed):
         opt_d = torch.optim.Adam(d_params, lr=lr_d, betas=ali.betas)
         steps = training["max_epochs"] * (len(data) // batch)
         schedules = [
-            torch.optim.lr_scheduler.LambdaLR(opt, linear_decay(steps))
+            torch.optim.lr_scheduler.LambdaLR(opt, _LinearToZero(steps))
             for opt in (opt_g, opt_d)
             if training["learning_rate_schedule"] == "linear"
         ]
@@ -151,11 +152,6 @@ def train_gan(ali, X, seed):
                 for schedule in schedules:
                     schedule.step()
     return generator.eval()
-
-
-def linear_decay(total_steps):
-    """LambdaLR's factor: from 1 at the first step to 0 after the last."""
-    return lambda step: max(0.0, 1.0 - step / total_steps)
 
 
 def gan_sample(generator, ali, n_samples, seed):
