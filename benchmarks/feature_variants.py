@@ -191,6 +191,17 @@ def variant_estimator(game, **params):
     return type("VariantALI", (ALITransformer,), {"game": game})(**params)
 
 
+def build_variant(variant, params):
+    """The estimator of ``variant`` (tokens, see ``parse``); ``params`` win."""
+    more, terms = parse(variant)
+    params = {**more, **params}
+    if terms.get("unary"):
+        # A builder of one's own receives no conv_width: it is bound here.
+        width = params.pop("conv_width", 32)
+        params["architecture"] = partial(build_unary, width=width)
+    return variant_estimator(variant_game(**terms), **params)
+
+
 PARAMS = {
     "nc": ("n_components", int),
     "rw": ("reconstruction_weight", float),
@@ -232,19 +243,13 @@ def main():
     parser.add_argument("--quick", action="store_true", help="tiny smoke run")
     args = parser.parse_args()
     params = {"max_epochs": args.max_epochs, "random_state": args.seed}
-    more, terms = parse(args.variant)
-    params.update(more)
-
     X, y, label_counts = load_shuffled(args.quick)
     if args.quick:
         params.update(max_epochs=1, conv_width=8)
         args.every = 1
-    if terms.get("unary"):
-        # A builder of one's own receives no conv_width: it is bound here.
-        width = params.pop("conv_width", 32)
-        params["architecture"] = partial(build_unary, width=width)
-    description = f"variant {args.variant}: {params}, terms {terms}"
-    ali = variant_estimator(variant_game(**terms), **params)
+    more, terms = parse(args.variant)
+    description = f"variant {args.variant}: {more | params}, terms {terms}"
+    ali = build_variant(args.variant, params)
     probe_fit(ali, X, y, args.every, label_counts, description)
 
 

@@ -23,13 +23,20 @@ Usage::
     python benchmarks/game_levers.py                    # every setting
     python benchmarks/game_levers.py --settings defaults "gradient_penalty=10"
     python benchmarks/game_levers.py --settings classifier --set gradient_penalty=1.0
+    python benchmarks/game_levers.py --variant unary    # BigBiGAN's unary scores
     python benchmarks/game_levers.py --quick            # smoke run
+
+``--variant`` takes the tokens of ``benchmarks/feature_variants.py`` (its
+game's extra terms and networks) and fits that variant with the conv
+network's defaults spelled out (``SAMPLING_RECIPE``): a builder of one's own,
+such as the unary scores' networks, would otherwise train with the MLP's.
 """
 
 import argparse
 import time
 
 import numpy as np
+from feature_variants import build_variant
 from game_diagnostics import codes_vs_prior
 from sample_quality import to_unit_rows
 from semi_supervised import (
@@ -86,6 +93,11 @@ def main():
     parser.add_argument("--repeats", type=int, default=3)
     add_settings_option(parser, SETTINGS)
     add_set_option(parser)  # applied on top of every setting
+    parser.add_argument(
+        "--variant",
+        default="",
+        help="feature_variants.py's tokens, e.g. unary (see the module's docstring)",
+    )
     parser.add_argument("--quick", action="store_true", help="tiny smoke run")
     args = parser.parse_args()
     print(machine_line())
@@ -112,7 +124,12 @@ def main():
         label = ", ".join([name, *(f"{k}={v!r}" for k, v in args.params)])
         if args.quick:
             params["max_epochs"] = 1
-        ali = ALITransformer(random_state=args.seed, **params)
+        params["random_state"] = args.seed
+        if args.variant:
+            label = f"{label}, variant {args.variant}"
+            ali = build_variant(args.variant, {**SAMPLING_RECIPE, **params})
+        else:
+            ali = ALITransformer(**params)
         start = time.perf_counter()
         ali.fit(X_pool)
         fit_time = time.perf_counter() - start

@@ -435,6 +435,18 @@ def test_game_levers_quick_sets_parameters_on_top_of_a_setting():
     )
 
 
+def test_game_levers_quick_fits_a_variant_of_the_game():
+    out = run_script(
+        "benchmarks/game_levers.py",
+        "--quick",
+        "--settings",
+        "defaults",
+        "--variant",
+        "unary",
+    )
+    assert_lines(out, [rf"^defaults, variant unary \| {NUMBER} \| {NUMBER}/"])
+
+
 def test_throughput_quick_counts_flops_and_the_share_of_peak():
     out = run_script("benchmarks/throughput.py", "--quick", "--threads", "1")
     assert_lines(
