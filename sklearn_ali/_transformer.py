@@ -129,7 +129,8 @@ class ALITransformer(EncoderFeaturesMixin, TransformerMixin, BaseALI):
         features worse, so the MLP and the paper's presets keep DCGAN's
         settings. 40 epochs of the 28x28 conv network on 4,000 MNIST digits
         take about 2 minutes on 2 otherwise idle CPU cores with native
-        bfloat16 (see ``precision``), 3.2 minutes in float32.
+        bfloat16 (see ``precision``), 2.4 to 3.2 minutes in float32 (the same
+        machine on two days).
 
     batch_size : int, default=100
         Samples per adversarial step.
