@@ -19,7 +19,11 @@ A variant is a ``+``-joined list of tokens:
   gradient reaches the decoder through the augmentation);
 * ``unary``: BigBiGAN's unary scores: linear heads on the discriminator's x
   and z branch features score x alone and z alone, each with its own
-  real/generated loss beside the joint score's.
+  real/generated loss beside the joint score's;
+* ``pack2``, ``pack4``, ...: PacGAN's packing (Lin et al., NeurIPS 2018):
+  the joint head scores m pairs of one joint at once, their x and z branch
+  features side by side, so that D sees a sample of each joint rather than
+  one pair and can punish a joint that lacks variety.
 
 Usage::
 
@@ -32,10 +36,11 @@ from functools import partial
 
 import torch
 from learning_curve import load_shuffled, probe_fit
+from torch.nn import Linear
 from torch.nn import functional as F
 
 from sklearn_ali import ALITransformer
-from sklearn_ali.networks import build_conv
+from sklearn_ali.networks import _joint_head, build_conv
 from sklearn_ali.objectives import (
     LOSSES,
     Game,
@@ -84,11 +89,26 @@ def variant_losses(
     latent_weight,
     augment_images,
     unary,
+    pack,
 ):
     """ALI's game with the variant's terms (see ``variant_game``)."""
-    if unary and gradient_penalty:
-        raise ValueError("the unary-score variant has no gradient penalty")
-    if unary:
+    if (unary or pack > 1) and gradient_penalty:
+        raise ValueError("the unary and packed variants have no gradient penalty")
+    if unary and pack > 1:
+        raise ValueError("the unary and packed variants do not combine")
+    if pack > 1:
+        d_loss, g_loss, diagnostics = _packed_losses(
+            encoder,
+            decoder,
+            discriminator,
+            x,
+            z_prior,
+            loss=loss,
+            reconstruction_weight=reconstruction_weight,
+            pack=pack,
+            augment_images=augment_images,
+        )
+    elif unary:
         d_loss, g_loss, diagnostics = _unary_losses(
             encoder,
             decoder,
@@ -158,13 +178,60 @@ def _unary_losses(
     return d_loss, g_loss, diagnostics
 
 
-def variant_game(latent_weight=0.0, augment_images=False, unary=False):
+def _packed_losses(
+    encoder,
+    decoder,
+    discriminator,
+    x,
+    z_prior,
+    *,
+    loss,
+    reconstruction_weight,
+    pack,
+    augment_images=False,
+):
+    """ALI's game with PacGAN's packing: D scores packs of ``pack`` pairs.
+
+    A batch's rows come shuffled, so consecutive pairs make random packs;
+    rows past the last whole pack sit out D's half of the step.
+    """
+    n = len(x)
+    m = n - n % pack  # pairs that fill whole packs
+    if m == 0:
+        raise ValueError(f"a batch of {n} rows makes no pack of {pack}")
+    adversarial = LOSSES[loss]
+    z_q, _ = encoder.sample(x)
+    x_p = decoder(z_prior)
+    images = torch.cat([x[:m], x_p[:m]])
+    if augment_images:
+        images = augment(images)
+    h = torch.cat(
+        [
+            discriminator.x_branch(images).flatten(1),
+            discriminator.z_branch(torch.cat([z_q[:m], z_prior[:m]])).flatten(1),
+        ],
+        1,
+    )  # (2m, f)
+    packs = h.reshape(2 * m // pack, -1)  # (2m / pack, pack * f), one joint each
+    d_q, d_p = discriminator.packed_joint(packs).float().flatten().split(m // pack)
+    d_loss = adversarial.discriminator(d_q, d_p)
+    g_loss = adversarial.generators(d_q, d_p)
+    recon = reconstruction_error(decoder(z_q), x)
+    g_loss = g_loss + reconstruction_weight * recon
+    diagnostics = game_diagnostics(
+        adversarial, d_loss, g_loss, d_q, d_p, recon, z_q, z_prior
+    )
+    return d_loss, g_loss, diagnostics
+
+
+def variant_game(latent_weight=0.0, augment_images=False, unary=False, pack=1):
     """ALI's game with the variant's terms, as a game of its own."""
     losses = partial(
         variant_losses,
         latent_weight=latent_weight,
         augment_images=augment_images,
         unary=unary,
+        pack=pack,
     )
     return Game("ALI variant", losses, ali_validation_loss)
 
@@ -186,19 +253,45 @@ def build_unary(image_shape, n_components, *, width=32, **options):
     return encoder, decoder, discriminator
 
 
+def build_packed(input_shape, n_components, *, pack, base=build_conv, **options):
+    """``base``'s networks with a second joint head that scores packs of pairs.
+
+    The head is ``base``'s joint head (same hidden width, dropout and
+    spectral normalisation) on ``pack`` times its input; the pairwise head
+    stays for the estimator's checks of its networks and is not trained.
+    """
+    encoder, decoder, discriminator = base(input_shape, n_components, **options)
+    first = next(m for m in discriminator.joint.modules() if isinstance(m, Linear))
+    discriminator.packed_joint = _joint_head(
+        pack * first.in_features,
+        first.out_features,
+        options.get("dropout", 0.2),
+        options.get("spectral_norm", True),
+    )
+    return encoder, decoder, discriminator
+
+
 def variant_estimator(game, **params):
     """An ALITransformer playing ``game``: a subclass naming it."""
     return type("VariantALI", (ALITransformer,), {"game": game})(**params)
 
 
-def build_variant(variant, params):
-    """The estimator of ``variant`` (tokens, see ``parse``); ``params`` win."""
+def build_variant(variant, params, base=None):
+    """The estimator of ``variant`` (tokens, see ``parse``); ``params`` win.
+
+    ``base`` builds the networks a packed variant adds its head to: by
+    default the conv preset at the variant's ``conv_width``.
+    """
     more, terms = parse(variant)
     params = {**more, **params}
     if terms.get("unary"):
         # A builder of one's own receives no conv_width: it is bound here.
         width = params.pop("conv_width", 32)
         params["architecture"] = partial(build_unary, width=width)
+    elif terms.get("pack", 1) > 1:
+        if base is None:
+            base = partial(build_conv, width=params.pop("conv_width", 32))
+        params["architecture"] = partial(build_packed, pack=terms["pack"], base=base)
     return variant_estimator(variant_game(**terms), **params)
 
 
@@ -221,6 +314,8 @@ def parse(variant):
             terms["augment_images"] = True
         elif token == "unary":
             terms["unary"] = True
+        elif token.startswith("pack"):
+            terms["pack"] = int(token[len("pack") :])
         elif token == "det":
             params["encoder"] = "deterministic"
         elif token.startswith("latent"):

@@ -41,15 +41,21 @@ Usage::
     python benchmarks/toy_modes.py --seeds 3 --max-epochs 20
     python benchmarks/toy_modes.py --n-components 2 --seeds 1 --set dropout=0.0
     python benchmarks/toy_modes.py --n-components 2 --n-train 100000 --lr-decay
+    python benchmarks/toy_modes.py --n-components 2 --seeds 1 --variant pack2
     python benchmarks/toy_modes.py --quick         # smoke run, seconds
+
+``--variant`` fits ALI as ``benchmarks/feature_variants.py``'s variant of
+that name, on the MLP preset (``pack2``: PacGAN's packing of D's pairs).
 """
 
 import argparse
 import platform
 import time
+from functools import partial
 
 import numpy as np
 import torch
+from feature_variants import build_variant
 from semi_supervised import add_set_option
 from torch.nn import functional as F
 
@@ -182,7 +188,14 @@ def run_seed(seed, args):
     X_heldout, y_heldout = make_gaussian_grid(
         args.n_heldout, std=STD, random_state=np.random.RandomState([seed, 1])
     )
-    ali = ALITransformer(random_state=seed, **args.params)
+    if args.variant:
+        # The MLP preset, as the estimator would build it for this grid.
+        hidden = tuple(args.params.get("hidden_layer_sizes", (512, 512)))
+        base = partial(build_mlp, hidden_layer_sizes=hidden, output="linear")
+        params = {"random_state": seed, **args.params, "hidden_layer_sizes": hidden}
+        ali = build_variant(args.variant, params, base=base)
+    else:
+        ali = ALITransformer(random_state=seed, **args.params)
     if args.n_components is not None:
         ali.set_params(n_components=args.n_components)
     if args.max_epochs is not None:
@@ -256,6 +269,11 @@ def main():
         "the fit (ALI and the GAN)",
     )
     add_set_option(parser)
+    parser.add_argument(
+        "--variant",
+        default="",
+        help="feature_variants.py's tokens for ALI, e.g. pack2 (PacGAN's packing)",
+    )
     parser.add_argument("--quick", action="store_true", help="tiny smoke run")
     args = parser.parse_args()
     args.params = dict(args.params)
@@ -282,6 +300,7 @@ def main():
                 f"batch_size={ali.batch_size}"
                 + "".join(f", {k}={v!r}" for k, v in args.params.items())
                 + (', learning_rate_schedule="linear"' if args.lr_decay else "")
+                + (f", variant {args.variant}" if args.variant else "")
                 + "\n"
             )
             print(

@@ -308,6 +308,59 @@ def test_feature_variants_quick():
     )
 
 
+def test_feature_variants_quick_packs_the_discriminators_pairs():
+    out = run_script("benchmarks/feature_variants.py", "pack2", "--quick")
+    assert_lines(
+        out,
+        [
+            r"variant pack2: .*terms \{'pack': 2\}",
+            rf"^\s+1(\s+{NUMBER}){{7}}$",
+        ],
+    )
+
+
+def test_packed_game_never_mixes_the_joints_in_a_pack():
+    # Data rows are +1 and generated rows -1: every pack D scores must hold
+    # rows of one joint only, the encoder joint's packs first; the row past
+    # the last whole pack sits out.
+    code = """
+import torch
+from torch import nn
+import feature_variants as fv
+
+class Encoder(nn.Module):
+    def sample(self, x):
+        z = torch.zeros(len(x), 3)
+        return z, z
+
+class Recorder(nn.Module):
+    def forward(self, packs):
+        self.packs = packs
+        return torch.zeros(len(packs), 1)
+
+decoder = lambda z: -torch.ones(len(z), 4)
+discriminator = nn.Module()
+discriminator.x_branch, discriminator.z_branch = nn.Identity(), nn.Identity()
+discriminator.packed_joint = Recorder()
+fv._packed_losses(
+    Encoder(), decoder, discriminator, torch.ones(7, 4), torch.zeros(7, 3),
+    loss="non_saturating", reconstruction_weight=1.0, pack=2,
+)
+packs = discriminator.packed_joint.packs
+x_parts = torch.cat([packs[:, :4], packs[:, 7:11]], 1)
+print(tuple(packs.shape), x_parts.mean(1).tolist(), x_parts.abs().min().item())
+"""
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT / "benchmarks",
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "(6, 14) [1.0, 1.0, 1.0, -1.0, -1.0, -1.0] 1.0"
+
+
 def test_hidden_pooling_quick():
     out = run_script("benchmarks/hidden_pooling.py", "--quick", "--dataset", "digits")
     assert_lines(
