@@ -24,12 +24,17 @@ Usage::
     python benchmarks/game_levers.py --settings defaults "gradient_penalty=10"
     python benchmarks/game_levers.py --settings classifier --set gradient_penalty=1.0
     python benchmarks/game_levers.py --variant unary    # BigBiGAN's unary scores
+    python benchmarks/game_levers.py --settings defaults --anneal dropout=0
     python benchmarks/game_levers.py --quick            # smoke run
 
 ``--variant`` takes the tokens of ``benchmarks/feature_variants.py`` (its
 game's extra terms and networks) and fits that variant with the conv
 network's defaults spelled out (``SAMPLING_RECIPE``): a builder of one's own,
 such as the unary scores' networks, would otherwise train with the MLP's.
+
+``--anneal NAME=END`` moves ``dropout`` (the discriminator's) or
+``reconstruction_weight`` linearly from the setting's value at the first
+epoch to ``END`` at the last (``Anneal``, a skorch callback).
 """
 
 import argparse
@@ -52,9 +57,11 @@ from semi_supervised import (
 )
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.svm import SVC
+from skorch.callbacks import Callback
 
 from sklearn_ali import ALITransformer
 from sklearn_ali.evaluation import semi_supervised_score
+from sklearn_ali.networks import Dropout
 from sklearn_ali.objectives import LOSSES
 
 SETTINGS = {
@@ -81,6 +88,43 @@ SETTINGS = {
     "sampling recipe": SAMPLING_RECIPE,
 }
 CONFIDENT = 0.8  # the SVC's top probability that counts as "reads a digit"
+ANNEALED = ("dropout", "reconstruction_weight")
+
+
+class Anneal(Callback):
+    """``name`` moved linearly from its value at the first epoch to ``end`` at
+    the last: the discriminator's dropout, or the cycle term's weight."""
+
+    def __init__(self, name, end):
+        self.name, self.end = name, end
+
+    def on_train_begin(self, net, **kwargs):
+        if self.name == "dropout":
+            self.start_ = next(m.p for m in _dropouts(net))
+        else:
+            self.start_ = net.game_options[self.name]
+
+    def on_epoch_begin(self, net, **kwargs):
+        # skorch has opened this epoch's history row: len() counts from 1.
+        share = (len(net.history) - 1) / max(net.max_epochs - 1, 1)
+        value = self.start_ + (self.end - self.start_) * share
+        if self.name == "dropout":
+            for module in _dropouts(net):
+                module.p = value
+        else:
+            net.set_params(**{f"game__{self.name}": value})
+
+
+def _dropouts(net):
+    return [m for m in net.module_.discriminator.modules() if isinstance(m, Dropout)]
+
+
+def anneal_option(text):
+    """``NAME=END`` of ``--anneal``, as ``(name, end)``."""
+    name, _, end = text.partition("=")
+    if name not in ANNEALED or not end:
+        raise argparse.ArgumentTypeError(f"expected NAME=END, NAME in {ANNEALED}")
+    return name, float(end)
 
 
 def unit_rows(X):
@@ -118,6 +162,14 @@ def main():
         default="",
         help="feature_variants.py's tokens, e.g. unary (see the module's docstring)",
     )
+    parser.add_argument(
+        "--anneal",
+        type=anneal_option,
+        nargs="+",
+        default=[],
+        metavar="NAME=END",
+        help=f"one of {ANNEALED}, moved linearly to END over the fit",
+    )
     parser.add_argument("--quick", action="store_true", help="tiny smoke run")
     args = parser.parse_args()
     print(machine_line())
@@ -143,6 +195,11 @@ def main():
     for name in args.settings:
         params = {**SETTINGS[name], **extra}
         label = ", ".join([name, *(f"{k}={v!r}" for k, v in args.params)])
+        if args.anneal:
+            label += "".join(f", {k} annealed to {v:g}" for k, v in args.anneal)
+            params["callbacks"] = [
+                (f"anneal_{k}", Anneal(k, v)) for k, v in args.anneal
+            ]
         if args.quick:
             params["max_epochs"] = 1
         params["random_state"] = args.seed

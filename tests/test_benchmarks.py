@@ -8,6 +8,7 @@ the numbers (quick runs train for a few steps only).
 import importlib.util
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -526,13 +527,70 @@ def test_game_levers_quick_fits_a_variant_of_the_game():
     assert_lines(out, [rf"^defaults, variant unary \| {NUMBER} \| {NUMBER}/"])
 
 
+def test_game_levers_quick_anneals_dropout_and_the_cycle_term():
+    out = run_script(
+        "benchmarks/game_levers.py",
+        "--quick",
+        "--settings",
+        "defaults",
+        "--anneal",
+        "dropout=0",
+        "reconstruction_weight=5",
+    )
+    assert_lines(
+        out,
+        [
+            r"^defaults, dropout annealed to 0, reconstruction_weight annealed to 5 "
+            rf"\| {NUMBER} \| {NUMBER}/"
+        ],
+    )
+
+
+def test_anneal_moves_dropout_and_the_cycle_weight_linearly_over_the_fit():
+    code = """
+import numpy as np
+from skorch.callbacks import Callback
+from game_levers import Anneal, _dropouts
+from sklearn_ali import ALITransformer
+
+class Record(Callback):
+    def on_epoch_end(self, net, **kwargs):
+        net.history.record("p", sorted({m.p for m in _dropouts(net)}))
+        net.history.record("w", net.game_options["reconstruction_weight"])
+
+X = np.random.default_rng(0).integers(0, 256, (200, 1, 28, 28), dtype=np.uint8)
+ali = ALITransformer(
+    max_epochs=5, conv_width=8, n_components=4, random_state=0,
+    dropout=0.2, reconstruction_weight=20.0,
+    callbacks=[
+        ("d", Anneal("dropout", 0.0)),
+        ("w", Anneal("reconstruction_weight", 5.0)),
+        ("r", Record()),
+    ],
+).fit(X)
+print([round(p[0], 6) for p in ali.history_[:, "p"]], ali.history_[:, "w"])
+"""
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT / "benchmarks",
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == (
+        "[0.2, 0.15, 0.1, 0.05, 0.0] [20.0, 16.25, 12.5, 8.75, 5.0]"
+    )
+
+
 def test_throughput_quick_counts_flops_and_the_share_of_peak():
     out = run_script("benchmarks/throughput.py", "--quick", "--threads", "1")
     assert_lines(
         out,
         [
-            r"^threads\s+images/s\s+MFLOP/image\s+GFLOP/s\s+peak GFLOP/s\s+share$",
-            rf"^\s+1\s+{NUMBER}\s+{NUMBER}\s+{NUMBER}\s+{NUMBER}\s+{NUMBER}$",
+            r"^threads\s+images/s\s+MFLOP/image\s+GFLOP/s\s+peak GFLOP/s\s+share"
+            r"\s+first epoch s$",
+            rf"^\s+1(\s+{NUMBER}){{6}}$",
             r"^# architecture conv, batch 100; share:",
         ],
     )
@@ -540,6 +598,23 @@ def test_throughput_quick_counts_flops_and_the_share_of_peak():
     # that missed the backward passes (or counted nothing) would read far less.
     flops = float(re.search(rf"^\s+1\s+{NUMBER}\s+({NUMBER})", out, re.M).group(1))
     assert flops > 10
+
+
+@pytest.mark.skipif(
+    shutil.which("c++") is None and shutil.which("g++") is None,
+    reason="torch.compile's CPU backend needs a C++ compiler",
+)
+def test_throughput_quick_compiles_the_networks():
+    out = run_script(
+        "benchmarks/throughput.py", "--quick", "--threads", "1", "--compile"
+    )
+    assert_lines(
+        out,
+        [
+            r"^# default ALITransformer fit, .*; networks compiled \(torch\.compile\)$",
+            rf"^\s+1(\s+{NUMBER}){{6}}$",
+        ],
+    )
 
 
 def test_onnx_export_quick():
