@@ -28,6 +28,19 @@ def umap_line(row):
     return r"^# UMAP left out: pip install umap-learn \(the benchmarks extra\)$"
 
 
+def run_code(code, timeout=120):
+    """Stripped stdout of Python ``code`` run in ``benchmarks/``, checked to exit 0."""
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT / "benchmarks",
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout.strip()
+
+
 def run_script(*args, timeout=300):
     env = dict(os.environ)
     # The quick runs are tiny; several torch threads on a loaded machine would
@@ -351,15 +364,7 @@ packs = discriminator.packed_joint.packs
 x_parts = torch.cat([packs[:, :4], packs[:, 7:11]], 1)
 print(tuple(packs.shape), x_parts.mean(1).tolist(), x_parts.abs().min().item())
 """
-    proc = subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=ROOT / "benchmarks",
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.strip() == "(6, 14) [1.0, 1.0, 1.0, -1.0, -1.0, -1.0] 1.0"
+    assert run_code(code) == "(6, 14) [1.0, 1.0, 1.0, -1.0, -1.0, -1.0] 1.0"
 
 
 def test_hidden_pooling_quick():
@@ -487,15 +492,7 @@ def test_game_levers_judge_outlives_svc_probability():
         "judge, platt = game_levers.rbf_judge(0)\n"
         "print(type(judge).__name__, '|', platt)\n"
     )
-    proc = subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=ROOT / "benchmarks",
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.strip() == (
+    assert run_code(code) == (
         "CalibratedClassifierCV | CalibratedClassifierCV's Platt scaling"
     )
 
@@ -570,15 +567,7 @@ ali = ALITransformer(
 ).fit(X)
 print([round(p[0], 6) for p in ali.history_[:, "p"]], ali.history_[:, "w"])
 """
-    proc = subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=ROOT / "benchmarks",
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.strip() == (
+    assert run_code(code, timeout=300) == (
         "[0.2, 0.15, 0.1, 0.05, 0.0] [20.0, 16.25, 12.5, 8.75, 5.0]"
     )
 
