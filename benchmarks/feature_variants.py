@@ -280,10 +280,13 @@ def build_variant(variant, params, base=None):
     """The estimator of ``variant`` (tokens, see ``parse``); ``params`` win.
 
     ``base`` builds the networks a packed variant adds its head to: by
-    default the conv preset at the variant's ``conv_width``.
+    default the conv preset at the variant's ``conv_width``. The unary
+    variant's heads exist for the conv preset only.
     """
     more, terms = parse(variant)
     params = {**more, **params}
+    if terms.get("unary") and base is not None:
+        raise SystemExit("the unary variant builds the conv preset only")
     if terms.get("unary"):
         # A builder of one's own receives no conv_width: it is bound here.
         width = params.pop("conv_width", 32)
