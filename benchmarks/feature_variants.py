@@ -138,6 +138,20 @@ def variant_losses(
     return d_loss, g_loss, diagnostics
 
 
+def _branch_features(encoder, decoder, discriminator, x, z_prior, rows, augment_images):
+    """``(z_q, h_x, h_z)``: the encoder's codes of all of x, and D's x and z
+    branch features of the first ``rows`` pairs of each joint, the encoder
+    joint's first: shapes (n, k), (2 * rows, ·) and (2 * rows, ·)."""
+    z_q, _ = encoder.sample(x)
+    x_p = decoder(z_prior)  # every row: batch norm sees the whole batch
+    images = torch.cat([x[:rows], x_p[:rows]])
+    if augment_images:
+        images = augment(images)
+    h_x = discriminator.x_branch(images).flatten(1)
+    h_z = discriminator.z_branch(torch.cat([z_q[:rows], z_prior[:rows]])).flatten(1)
+    return z_q, h_x, h_z
+
+
 def _unary_losses(
     encoder,
     decoder,
@@ -152,13 +166,9 @@ def _unary_losses(
     """ALI's game with BigBiGAN's unary scores s_x and s_z beside s_xz."""
     n = len(x)
     adversarial = LOSSES[loss]
-    z_q, _ = encoder.sample(x)
-    x_p = decoder(z_prior)
-    images = torch.cat([x, x_p])
-    if augment_images:
-        images = augment(images)
-    h_x = discriminator.x_branch(images).flatten(1)  # (2n, ·)
-    h_z = discriminator.z_branch(torch.cat([z_q, z_prior])).flatten(1)
+    z_q, h_x, h_z = _branch_features(
+        encoder, decoder, discriminator, x, z_prior, n, augment_images
+    )
     scores = [
         discriminator.joint(torch.cat([h_x, h_z], 1)).flatten(),
         discriminator.unary_x(h_x).flatten(),
@@ -200,18 +210,10 @@ def _packed_losses(
     if m == 0:
         raise ValueError(f"a batch of {n} rows makes no pack of {pack}")
     adversarial = LOSSES[loss]
-    z_q, _ = encoder.sample(x)
-    x_p = decoder(z_prior)
-    images = torch.cat([x[:m], x_p[:m]])
-    if augment_images:
-        images = augment(images)
-    h = torch.cat(
-        [
-            discriminator.x_branch(images).flatten(1),
-            discriminator.z_branch(torch.cat([z_q[:m], z_prior[:m]])).flatten(1),
-        ],
-        1,
-    )  # (2m, f)
+    z_q, h_x, h_z = _branch_features(
+        encoder, decoder, discriminator, x, z_prior, m, augment_images
+    )
+    h = torch.cat([h_x, h_z], 1)  # (2m, f)
     packs = h.reshape(2 * m // pack, -1)  # (2m / pack, pack * f), one joint each
     d_q, d_p = discriminator.packed_joint(packs).float().flatten().split(m // pack)
     d_loss = adversarial.discriminator(d_q, d_p)
@@ -262,11 +264,12 @@ def build_packed(input_shape, n_components, *, pack, base=build_conv, **options)
     """
     encoder, decoder, discriminator = base(input_shape, n_components, **options)
     first = next(m for m in discriminator.joint.modules() if isinstance(m, Linear))
+    # The estimator passes every builder its dropout and spectral_norm.
     discriminator.packed_joint = _joint_head(
         pack * first.in_features,
         first.out_features,
-        options.get("dropout", 0.2),
-        options.get("spectral_norm", True),
+        options["dropout"],
+        options["spectral_norm"],
     )
     return encoder, decoder, discriminator
 

@@ -190,7 +190,7 @@ def run_seed(seed, args):
     )
     if args.variant:
         # The MLP preset, as the estimator would build it for this grid.
-        hidden = tuple(args.params.get("hidden_layer_sizes", (512, 512)))
+        hidden = tuple(ALITransformer(**args.params).hidden_layer_sizes)
         base = partial(build_mlp, hidden_layer_sizes=hidden, output="linear")
         params = {"random_state": seed, **args.params, "hidden_layer_sizes": hidden}
         ali = build_variant(args.variant, params, base=base)
