@@ -35,11 +35,19 @@ such as the unary scores' networks, would otherwise train with the MLP's.
 ``--anneal NAME=END`` moves ``dropout`` (the discriminator's) or
 ``reconstruction_weight`` linearly from the setting's value at the first
 epoch to ``END`` at the last (``Anneal``, a skorch callback).
+
+``--average DECAY ...`` keeps an exponential moving average of all three
+networks' weights and batch-norm statistics over the training steps, one
+per decay (``AverageWeights``: PyTorch's ``AveragedModel``, updated after
+every training batch), and prints a second line for each, read from the fit
+with its weights replaced by the average (samples, reconstructions,
+features); the fit is the same, so its time and D's accuracies are repeated.
 """
 
 import argparse
 import time
 import warnings
+from functools import partial
 
 import numpy as np
 from feature_variants import build_variant
@@ -58,6 +66,7 @@ from semi_supervised import (
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.svm import SVC
 from skorch.callbacks import Callback
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from sklearn_ali import ALITransformer
 from sklearn_ali.evaluation import semi_supervised_score
@@ -115,6 +124,25 @@ class Anneal(Callback):
             net.set_params(**{f"game__{self.name}": value})
 
 
+class AverageWeights(Callback):
+    """An exponential moving average (``decay``) of the networks' weights and
+    buffers over the training steps, as BigBiGAN and BigGAN sample from."""
+
+    def __init__(self, decay):
+        self.decay = decay
+
+    def on_train_begin(self, net, **kwargs):
+        self.average_ = AveragedModel(
+            net.module_,
+            multi_avg_fn=get_ema_multi_avg_fn(self.decay),
+            use_buffers=True,
+        )
+
+    def on_batch_end(self, net, training=False, **kwargs):
+        if training:
+            self.average_.update_parameters(net.module_)
+
+
 def _dropouts(net):
     return [m for m in net.module_.discriminator.modules() if isinstance(m, Dropout)]
 
@@ -170,6 +198,14 @@ def main():
         metavar="NAME=END",
         help=f"one of {ANNEALED}, moved linearly to END over the fit",
     )
+    parser.add_argument(
+        "--average",
+        type=float,
+        nargs="+",
+        default=[],
+        metavar="DECAY",
+        help="also read the fit with its weights' moving average (e.g. 0.999)",
+    )
     parser.add_argument("--quick", action="store_true", help="tiny smoke run")
     args = parser.parse_args()
     print(machine_line())
@@ -203,6 +239,9 @@ def main():
         if args.quick:
             params["max_epochs"] = 1
         params["random_state"] = args.seed
+        params["callbacks"] = params.get("callbacks", []) + [
+            (f"average_{decay:g}", AverageWeights(decay)) for decay in args.average
+        ]
         if args.variant:
             label = f"{label}, variant {args.variant}"
             ali = build_variant(args.variant, {**SAMPLING_RECIPE, **params})
@@ -215,34 +254,50 @@ def main():
         d_acc = "/".join(
             f"{np.mean(history[-3:, key]):.2f}" for key in LOSSES[ali.loss].diagnostics
         )
-        mmd = codes_vs_prior(ali, X_test, args.seed)
-        samples = ali.sample(args.n_samples, random_state=args.seed)
-        proba = judge.predict_proba(unit_rows(samples))
-        confident = (proba.max(1) >= CONFIDENT).mean() / real
-        shares = np.bincount(proba.argmax(1), minlength=10) / len(samples)
-        rebuilt = ali.inverse_transform(ali.encode(X_test))
-        kept = (judge.predict(unit_rows(rebuilt)) == y_test).mean()
-        cells = []
-        for features in ("hidden", "mean"):
-            ali.set_params(features=features)
-            for n_labeled in label_counts:
-                result = semi_supervised_score(
-                    ali,
-                    X_pool,
-                    y_pool,
-                    X_test=X_test,
-                    y_test=y_test,
-                    n_labeled=n_labeled,
-                    n_repeats=args.repeats,
-                    validation_size=VALIDATION_SIZE,
-                    random_state=args.seed,
-                )
-                cells.append(f"{100 * result.mean_error:.1f}")
-        print(
-            f"{label} | {fit_time:.0f} | {d_acc} | {mmd:.3f} | {confident:.2f} | "
-            f"{100 * shares.min():.1f} | {100 * kept:.1f} | " + " | ".join(cells),
-            flush=True,
+        read = partial(
+            evaluate, judge=judge, real=real, data=(X_pool, y_pool, X_test, y_test)
         )
+        row = f"{fit_time:.0f} | {d_acc} | "
+        print(f"{label} | {row}{read(ali, args, label_counts)}", flush=True)
+        # The fit's own copies: the estimator clones its callbacks.
+        fitted = dict(ali.net_.callbacks_)
+        for decay in args.average:
+            average = fitted[f"average_{decay:g}"].average_.module
+            ali.net_.module_.load_state_dict(average.state_dict())
+            cells = read(ali, args, label_counts)
+            print(f"{label}, weights averaged ({decay:g}) | {row}{cells}", flush=True)
+
+
+def evaluate(ali, args, label_counts, *, judge, real, data):
+    """The line's cells after D's accuracies, read from the fitted ``ali``."""
+    X_pool, y_pool, X_test, y_test = data
+    mmd = codes_vs_prior(ali, X_test, args.seed)
+    samples = ali.sample(args.n_samples, random_state=args.seed)
+    proba = judge.predict_proba(unit_rows(samples))
+    confident = (proba.max(1) >= CONFIDENT).mean() / real
+    shares = np.bincount(proba.argmax(1), minlength=10) / len(samples)
+    rebuilt = ali.inverse_transform(ali.encode(X_test))
+    kept = (judge.predict(unit_rows(rebuilt)) == y_test).mean()
+    cells = []
+    for features in ("hidden", "mean"):
+        ali.set_params(features=features)
+        for n_labeled in label_counts:
+            result = semi_supervised_score(
+                ali,
+                X_pool,
+                y_pool,
+                X_test=X_test,
+                y_test=y_test,
+                n_labeled=n_labeled,
+                n_repeats=args.repeats,
+                validation_size=VALIDATION_SIZE,
+                random_state=args.seed,
+            )
+            cells.append(f"{100 * result.mean_error:.1f}")
+    return (
+        f"{mmd:.3f} | {confident:.2f} | {100 * shares.min():.1f} | "
+        f"{100 * kept:.1f} | " + " | ".join(cells)
+    )
 
 
 if __name__ == "__main__":

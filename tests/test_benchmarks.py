@@ -572,6 +572,56 @@ print([round(p[0], 6) for p in ali.history_[:, "p"]], ali.history_[:, "w"])
     )
 
 
+def test_game_levers_quick_reads_the_fit_with_averaged_weights():
+    out = run_script(
+        "benchmarks/game_levers.py",
+        "--quick",
+        "--settings",
+        "defaults",
+        "--average",
+        "0.99",
+    )
+    assert_lines(
+        out,
+        [
+            rf"^defaults \| {NUMBER} \| {NUMBER}/",
+            rf"^defaults, weights averaged \(0.99\) \| {NUMBER} \| {NUMBER}/",
+        ],
+    )
+
+
+def test_average_weights_is_the_moving_average_of_each_steps_weights():
+    code = """
+import numpy as np, torch
+from skorch.callbacks import Callback
+from game_levers import AverageWeights
+from sklearn_ali import ALITransformer
+
+class Record(Callback):
+    steps = []
+    def on_batch_end(self, net, training=False, **kwargs):
+        if training:
+            weights = next(net.module_.decoder.parameters())
+            self.steps.append(weights.detach().clone())
+
+X = np.random.default_rng(0).integers(0, 256, (200, 1, 28, 28), dtype=np.uint8)
+ali = ALITransformer(
+    max_epochs=2, batch_size=50, conv_width=8, n_components=4, random_state=0,
+    callbacks=[("r", Record()), ("a", AverageWeights(0.7))],
+).fit(X)
+expected = Record.steps[0]
+for weights in Record.steps[1:]:
+    expected = 0.7 * expected + 0.3 * weights
+average = dict(ali.net_.callbacks_)["a"].average_.module
+averaged = next(average.decoder.parameters())
+final = next(ali.net_.module_.decoder.parameters())
+print(len(Record.steps), torch.allclose(averaged, expected, atol=1e-6),
+      torch.allclose(averaged, final, atol=1e-6))
+"""
+    # 2 epochs of 4 batches; the average is not the last step's weights.
+    assert run_code(code, timeout=300) == "8 True False"
+
+
 def test_throughput_quick_counts_flops_and_the_share_of_peak():
     out = run_script("benchmarks/throughput.py", "--quick", "--threads", "1")
     assert_lines(
