@@ -23,6 +23,7 @@ from skorch.dataset import ValidSplit
 from . import _distributed
 from ._batches import RowBatches
 from ._callbacks import (
+    CycleWeightSchedule,
     EpochTable,
     FitProgressBar,
     LinearDecay,
@@ -88,6 +89,7 @@ class BaseALI(ChecksMixin, InferenceMixin, PersistenceMixin, BaseEstimator):
         "dropout": [Interval(Real, 0, 1, closed="left")],
         "spectral_norm": ["boolean"],
         "reconstruction_weight": [Interval(Real, 0, None, closed="left")],
+        "reconstruction_weight_end": [Interval(Real, 0, None, closed="left"), None],
         "loss": [StrOptions(set(LOSSES))],
         "gradient_penalty": [Interval(Real, 0, None, closed="left")],
         "device": [str, torch.device],
@@ -469,6 +471,9 @@ class BaseALI(ChecksMixin, InferenceMixin, PersistenceMixin, BaseEstimator):
         )
         if training["learning_rate_schedule"] == "linear":
             callbacks.append(("learning_rate_schedule", LinearDecay()))
+        if self.reconstruction_weight_end is not None:
+            schedule = CycleWeightSchedule(self.reconstruction_weight_end)
+            callbacks.append(("reconstruction_weight_schedule", schedule))
         if verbose == 1:
             callbacks.append(("progress_bar", FitProgressBar()))
         settings["callbacks"] = callbacks

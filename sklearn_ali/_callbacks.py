@@ -6,7 +6,9 @@ whose losses or weights stop being finite and restores the last finite
 state, ``FitProgressBar`` is ``verbose=1``'s one bar over the whole fit and
 ``EpochTable`` ``verbose=2``'s table, coloured on a terminal only.
 ``LinearDecay`` is ``learning_rate_schedule="linear"``: skorch's
-``LRScheduler`` with a ``LambdaLR`` sized to the fit.
+``LRScheduler`` with a ``LambdaLR`` sized to the fit. ``CycleWeightSchedule``
+is ``reconstruction_weight_end``: the cycle term's weight moved linearly over
+the fit.
 """
 
 import math
@@ -243,3 +245,33 @@ class LinearDecay(LRScheduler):
     def on_batch_end(self, net, training=False, **kwargs):
         if self.lr_scheduler_ is not None:
             super().on_batch_end(net, training=training, **kwargs)
+
+
+class CycleWeightSchedule(Callback):
+    """The cycle term's weight moved linearly over a fit, set at each epoch.
+
+    From the weight the estimator gives the game (``reconstruction_weight``)
+    at a fit's first epoch to ``end`` at its last planned one. Each fit
+    starts again from the estimator's weight, so a warm start moves over its
+    own epochs; a ``partial_fit`` pass, which has no planned end, keeps the
+    weight. The net's option is given back at the end, so that a fitted
+    model's game options are the estimator's.
+    """
+
+    def __init__(self, end):
+        self.end = end
+
+    def on_train_begin(self, net, **kwargs):
+        self.start_ = net.game_options["reconstruction_weight"]
+        self.epoch_ = 0
+
+    def on_epoch_begin(self, net, **kwargs):
+        if net.one_pass_:
+            return
+        share = self.epoch_ / max(net.epochs_planned_ - 1, 1)
+        self.epoch_ += 1
+        weight = self.start_ + (self.end - self.start_) * min(share, 1.0)
+        net.set_params(game__reconstruction_weight=weight)
+
+    def on_train_end(self, net, **kwargs):
+        net.set_params(game__reconstruction_weight=self.start_)

@@ -29,6 +29,7 @@ NUMERIC_PARAMS = (
     "discriminator_learning_rate",
     "dropout",
     "reconstruction_weight",
+    "reconstruction_weight_end",
     "gradient_penalty",
     "distributed_timeout",
 )

@@ -102,6 +102,11 @@ class ConditionalALI(BaseALI):
         Weight of the L1 cycle term ``|x - G_x(G_z(x, y), y)|``; 0 gives the
         paper's game.
 
+    reconstruction_weight_end : float, default=None
+        The cycle term's weight at the last epoch, reached linearly from
+        ``reconstruction_weight`` at the first, as in ALITransformer;
+        ``None`` keeps the weight throughout.
+
     loss : {"non_saturating", "hinge"}, default="non_saturating"
         The adversarial game's loss: the ALI paper's non-saturating one, or
         the hinge loss of SAGAN and BigBiGAN, whose discriminator is a critic
@@ -259,6 +264,7 @@ class ConditionalALI(BaseALI):
         dropout=0.2,
         spectral_norm=True,
         reconstruction_weight=10.0,
+        reconstruction_weight_end=None,
         loss="non_saturating",
         gradient_penalty=0.0,
         device="auto",
@@ -287,6 +293,7 @@ class ConditionalALI(BaseALI):
         self.dropout = dropout
         self.spectral_norm = spectral_norm
         self.reconstruction_weight = reconstruction_weight
+        self.reconstruction_weight_end = reconstruction_weight_end
         self.loss = loss
         self.gradient_penalty = gradient_penalty
         self.device = device

@@ -572,6 +572,26 @@ print([round(p[0], 6) for p in ali.history_[:, "p"]], ali.history_[:, "w"])
     )
 
 
+def test_annealed_cycle_term_of_the_benchmark_is_reconstruction_weight_end():
+    """The recorded --anneal figures stand for the estimator's parameter."""
+    code = """
+import numpy as np, torch
+from game_levers import Anneal
+from sklearn_ali import ALITransformer
+
+X = np.random.default_rng(0).integers(0, 256, (200, 1, 28, 28), dtype=np.uint8)
+tiny = dict(max_epochs=4, conv_width=8, n_components=4, random_state=0)
+benchmark = ALITransformer(
+    callbacks=[("w", Anneal("reconstruction_weight", 5.0))], **tiny
+).fit(X)
+estimator = ALITransformer(reconstruction_weight_end=5.0, **tiny).fit(X)
+a = benchmark.net_.module_.state_dict()
+b = estimator.net_.module_.state_dict()
+print(all(torch.equal(a[k], b[k]) for k in a))
+"""
+    assert run_code(code, timeout=300) == "True"
+
+
 def test_game_levers_quick_reads_the_fit_with_averaged_weights():
     out = run_script(
         "benchmarks/game_levers.py",

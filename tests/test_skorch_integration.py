@@ -23,7 +23,7 @@ from skorch.callbacks import (
 from test_training import _net
 from torch.optim.lr_scheduler import LambdaLR, StepLR
 
-from sklearn_ali import ALITransformer
+from sklearn_ali import ALIClassifier, ALITransformer, ConditionalALI
 
 
 def _groups(ali):
@@ -235,6 +235,86 @@ def test_partial_fit_passes_keep_the_constant_rates(digits_flat, tiny):
     fresh = ALITransformer(learning_rate_schedule="linear", random_state=0, **tiny)
     fresh.partial_fit(digits_flat)
     assert [g["lr"] for g in fresh.net_.optimizer_.param_groups] == [2e-4, 2e-4]
+
+
+class CycleWeightProbe(Callback):
+    """The cycle term's weight that each epoch's first training batch plays with."""
+
+    def on_train_begin(self, net, **kwargs):
+        self.weights_ = []
+
+    def on_epoch_begin(self, net, **kwargs):
+        self.pending_ = True
+
+    def on_batch_begin(self, net, training=False, **kwargs):
+        if training and self.pending_:
+            self.pending_ = False
+            self.weights_.append(net.game_options["reconstruction_weight"])
+
+
+def test_cycle_weight_moves_linearly_to_its_end_epoch_by_epoch(digits_flat, tiny):
+    ali = ALITransformer(
+        reconstruction_weight=20.0,
+        reconstruction_weight_end=5.0,
+        callbacks=[("probe", CycleWeightProbe())],
+        random_state=0,
+        **{**tiny, "max_epochs": 5},
+    ).fit(digits_flat)
+    weights = dict(ali.net_.callbacks_)["probe"].weights_
+    assert weights == pytest.approx([20.0, 16.25, 12.5, 8.75, 5.0])
+    # The fitted net's game is the estimator's again.
+    assert ali.net_.game_options["reconstruction_weight"] == 20.0
+    assert ali.training_params_["reconstruction_weight"] == 20.0
+
+    # A warm start moves again from the estimator's weight, over its epochs.
+    ali.set_params(warm_start=True, max_epochs=3, reconstruction_weight=10.0)
+    ali.fit(digits_flat)
+    weights = dict(ali.net_.callbacks_)["probe"].weights_
+    assert weights == pytest.approx([10.0, 7.5, 5.0])
+
+    # One pass has no planned end: the weight stays.
+    ali.partial_fit(digits_flat)
+    assert dict(ali.net_.callbacks_)["probe"].weights_ == [10.0]
+
+
+@pytest.mark.parametrize("estimator", [ALIClassifier, ConditionalALI])
+def test_every_estimator_moves_its_cycle_weight(estimator, digits, digits_flat, tiny):
+    y = digits[1].copy()
+    if estimator is ALIClassifier:
+        y[50:] = -1  # semi-supervised: the rest unlabelled
+    model = estimator(
+        reconstruction_weight=8.0,
+        reconstruction_weight_end=2.0,
+        callbacks=[("probe", CycleWeightProbe())],
+        random_state=0,
+        **{**tiny, "max_epochs": 3},
+    ).fit(digits_flat, y)
+    assert dict(model.net_.callbacks_)["probe"].weights_ == [8.0, 5.0, 2.0]
+
+
+def test_cycle_weight_end_trains_with_the_weights_it_sets(digits_flat, tiny):
+    kept = ALITransformer(reconstruction_weight=20.0, random_state=0, **tiny)
+    same_end = ALITransformer(
+        reconstruction_weight=20.0,
+        reconstruction_weight_end=20.0,
+        random_state=0,
+        **tiny,
+    )
+    moved = ALITransformer(
+        reconstruction_weight=20.0,
+        reconstruction_weight_end=0.0,
+        random_state=0,
+        **tiny,
+    )
+    a = _weights(kept.fit(digits_flat))
+    b = _weights(same_end.fit(digits_flat))
+    c = _weights(moved.fit(digits_flat))
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert any(not torch.equal(a[k], c[k]) for k in a)
+    # Over two epochs the second plays the pure game, with no cycle term.
+    assert moved.history_[:, "recon_loss"][0] > 0
+    assert moved.history_[-1, "recon_loss"] == 0
+    assert kept.history_[-1, "recon_loss"] > 0
 
 
 def test_optimizer_settings_route_to_the_players(digits_flat, tiny):
