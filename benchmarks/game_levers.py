@@ -34,7 +34,8 @@ such as the unary scores' networks, would otherwise train with the MLP's.
 
 ``--anneal NAME=END`` moves ``dropout`` (the discriminator's) or
 ``reconstruction_weight`` linearly from the setting's value at the first
-epoch to ``END`` at the last (``Anneal``, a skorch callback).
+epoch to ``END`` at the last (``Anneal``, a skorch callback); for the cycle
+term it trains exactly as the estimators' ``reconstruction_weight_end=END``.
 
 ``--average DECAY ...`` keeps an exponential moving average of all three
 networks' weights and batch-norm statistics over the training steps, one
