@@ -184,7 +184,7 @@ class ALITransformer(EncoderFeaturesMixin, TransformerMixin, BaseALI):
         the fit goes on leaves the decoder more to the game: on MNIST-5k,
         120 epochs of the ``"conv"`` network with the weight moved from 20
         to 5 drew samples that an SVC of real digits read with confidence
-        0.77-0.80 times as often as real digits (four seeds), against 0.74
+        0.77-0.80 times as often as real digits (five seeds), against 0.74
         with the weight kept (one seed) and 0.60-0.68 for the 40-epoch
         defaults; 90-92 % of their reconstructions kept their class,
         against 93.5 % with the weight kept. At the defaults' 40 epochs the
