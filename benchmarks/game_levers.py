@@ -34,8 +34,8 @@ such as the unary scores' networks, would otherwise train with the MLP's.
 
 ``--anneal NAME=END`` moves ``dropout`` (the discriminator's) or
 ``reconstruction_weight`` linearly from the setting's value at the first
-epoch to ``END`` at the last (``Anneal``, a skorch callback); for the cycle
-term it trains exactly as the estimators' ``reconstruction_weight_end=END``.
+epoch to ``END`` at the last: dropout through ``Anneal``, a skorch
+callback, the cycle term through the estimators' ``reconstruction_weight_end``.
 
 ``--average DECAY ...`` keeps an exponential moving average of all three
 networks' weights and batch-norm statistics over the training steps, one
@@ -102,27 +102,21 @@ ANNEALED = ("dropout", "reconstruction_weight")
 
 
 class Anneal(Callback):
-    """``name`` moved linearly from its value at the first epoch to ``end`` at
-    the last: the discriminator's dropout, or the cycle term's weight."""
+    """The discriminator's dropout moved linearly from its value at the first
+    epoch to ``end`` at the last. (The cycle term's weight moves with the
+    estimators' own ``reconstruction_weight_end``.)"""
 
-    def __init__(self, name, end):
-        self.name, self.end = name, end
+    def __init__(self, end):
+        self.end = end
 
     def on_train_begin(self, net, **kwargs):
-        if self.name == "dropout":
-            self.start_ = next(m.p for m in _dropouts(net))
-        else:
-            self.start_ = net.game_options[self.name]
+        self.start_ = next(m.p for m in _dropouts(net))
 
     def on_epoch_begin(self, net, **kwargs):
         # skorch has opened this epoch's history row: len() counts from 1.
         share = (len(net.history) - 1) / max(net.max_epochs - 1, 1)
-        value = self.start_ + (self.end - self.start_) * share
-        if self.name == "dropout":
-            for module in _dropouts(net):
-                module.p = value
-        else:
-            net.set_params(**{f"game__{self.name}": value})
+        for module in _dropouts(net):
+            module.p = self.start_ + (self.end - self.start_) * share
 
 
 class AverageWeights(Callback):
@@ -146,6 +140,17 @@ class AverageWeights(Callback):
 
 def _dropouts(net):
     return [m for m in net.module_.discriminator.modules() if isinstance(m, Dropout)]
+
+
+def anneal_params(anneals):
+    """Estimator parameters for ``--anneal``'s ``(name, end)`` pairs."""
+    params, callbacks = {}, []
+    for name, end in anneals:
+        if name == "reconstruction_weight":
+            params["reconstruction_weight_end"] = end
+        else:
+            callbacks.append((f"anneal_{name}", Anneal(end)))
+    return {**params, "callbacks": callbacks}
 
 
 def anneal_option(text):
@@ -234,9 +239,7 @@ def main():
         label = ", ".join([name, *(f"{k}={v!r}" for k, v in args.params)])
         if args.anneal:
             label += "".join(f", {k} annealed to {v:g}" for k, v in args.anneal)
-            params["callbacks"] = [
-                (f"anneal_{k}", Anneal(k, v)) for k, v in args.anneal
-            ]
+            params.update(anneal_params(args.anneal))
         if args.quick:
             params["max_epochs"] = 1
         params["random_state"] = args.seed
