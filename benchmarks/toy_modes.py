@@ -67,6 +67,8 @@ from sklearn_ali.networks import SpectralNorm, build_mlp
 
 STD = 0.05  # standard deviation of every mixture component
 N_MODES = 25
+# Printed on the header's first line, whether set or not.
+HEADER_PARAMS = ("n_components", "hidden_layer_sizes", "max_epochs", "batch_size")
 PAPER = {"ALI": "13.4 ± 5.8 (min 8, max 25)", "GAN": "10.4 ± 9.2 (min 1, max 22)"}
 
 
@@ -298,7 +300,11 @@ def main():
                 f"hidden_layer_sizes={tuple(ali.hidden_layer_sizes)}, "
                 f"max_epochs={ali.training_params_['max_epochs']}, "
                 f"batch_size={ali.batch_size}"
-                + "".join(f", {k}={v!r}" for k, v in args.params.items())
+                + "".join(
+                    f", {k}={v!r}"
+                    for k, v in args.params.items()
+                    if k not in HEADER_PARAMS
+                )
                 + (', learning_rate_schedule="linear"' if args.lr_decay else "")
                 + (f", variant {args.variant}" if args.variant else "")
                 + "\n"

@@ -86,11 +86,16 @@ def test_toy_modes_quick():
         "2",
         "--set",
         "dropout=0.0",
+        "hidden_layer_sizes=(16, 16)",
     )
+    # A parameter that the header's first line gives is not repeated.
+    header = next(line for line in out.splitlines() if line.startswith("# 25 "))
+    assert header.count("hidden_layer_sizes=") == 1, header
     assert_lines(
         out,
         [
-            r"^# 25 Gaussians .* ALITransformer n_components=2, .*, dropout=0\.0$",
+            r"^# 25 Gaussians .* ALITransformer n_components=2, "
+            r"hidden_layer_sizes=\(16, 16\), .*, dropout=0\.0$",
             r"^seed\s+ALI modes\s+ALI ≤3σ\s+GAN modes",
             toy_row(0),
             toy_row(1),
