@@ -485,6 +485,27 @@ def test_game_levers_quick():
     )
 
 
+def test_latent_holes_quick():
+    out = run_script("benchmarks/latent_holes.py", "--quick", "--set", "dropout=0.1")
+    cells = rf"(\d+)\s+{NUMBER}\s+{NUMBER}\s+{NUMBER}$"
+    assert_lines(
+        out,
+        [
+            r"^# ALITransformer\(n_components=8, conv_width=8, max_epochs=1, "
+            r"dropout=0\.1\) on 480 digits, seed 0, fit \d+ s; judge: RBF SVC",
+            r"^codes decoded\s+n\s+confident %\s+ratio\s+rarest %$",
+            rf"^latent means of test digits\s+120\s+{NUMBER}",
+            rf"^posterior noise: RMS of q\(z \| x\) draws minus their mean {NUMBER}",
+            r"^D's mean logit on prior samples the judge reads: ",
+        ],
+    )
+    # The quartile rows split the prior draws between them.
+    prior = re.search(rf"^prior draws \(what sample decodes\)\s+{cells}", out, re.M)
+    quartiles = re.findall(rf"^  prior, \|z\| quartile \d .*?\s+{cells}", out, re.M)
+    assert len(quartiles) == 4
+    assert sum(int(n) for n in quartiles) == int(prior.group(1)) == 200
+
+
 def test_game_levers_judge_outlives_svc_probability():
     # scikit-learn 1.11 drops SVC(probability=True): the judge must fall back
     # to the replacement scikit-learn names, and say that it did.
