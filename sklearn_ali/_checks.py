@@ -30,6 +30,7 @@ NUMERIC_PARAMS = (
     "dropout",
     "reconstruction_weight",
     "reconstruction_weight_end",
+    "generator_steps",
     "gradient_penalty",
     "distributed_timeout",
 )

@@ -107,6 +107,15 @@ class ALIClassifier(EncoderFeaturesMixin, ClassifierMixin, TransformerMixin, Bas
         Adam learning rate of the discriminator; ``None`` uses
         ``learning_rate``.
 
+    generator_steps : int, default=1
+        Optimizer steps of the encoder and decoder per step of the
+        discriminator. The first is taken together with the
+        discriminator's, from one play of the game; each other one plays
+        the same batch again with new prior draws and steps the encoder and
+        decoder alone (the history records the first play). More steps
+        weaken the discriminator's lead and cost time per epoch
+        (see :doc:`/benchmarks`).
+
     learning_rate_schedule : {"constant", "linear"}, default="linear"
         How both players' learning rates move during ``fit``: kept, or
         decayed linearly to 0 over the fit's ``max_epochs``, after every
@@ -311,6 +320,7 @@ class ALIClassifier(EncoderFeaturesMixin, ClassifierMixin, TransformerMixin, Bas
         batch_size=100,
         learning_rate=2e-3,
         discriminator_learning_rate=None,
+        generator_steps=1,
         learning_rate_schedule="linear",
         betas=(0.5, 0.999),
         dropout=0.2,
@@ -341,6 +351,7 @@ class ALIClassifier(EncoderFeaturesMixin, ClassifierMixin, TransformerMixin, Bas
         self.batch_size = batch_size
         self.learning_rate = learning_rate
         self.discriminator_learning_rate = discriminator_learning_rate
+        self.generator_steps = generator_steps
         self.learning_rate_schedule = learning_rate_schedule
         self.betas = betas
         self.dropout = dropout

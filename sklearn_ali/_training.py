@@ -20,7 +20,10 @@ points (``docs/user/customization.rst``):
   knowing them;
 - ``train_step_single`` computes each player's gradients of its own loss
   from one play of the game; skorch's ``train_step`` zeroes them, notifies
-  ``on_grad_computed`` and steps the optimizer;
+  ``on_grad_computed`` and steps the optimizer. With ``generator_steps``
+  above 1, ``train_step`` then takes that many more steps of the encoder
+  and decoder alone on the same batch (``generator_step_single``), each
+  through the same skorch step;
 - ``validation_step`` scores held-out rows by the game's validation loss,
   the ``valid_loss`` that ``EarlyStopping`` and ``Checkpoint`` monitor.
 
@@ -43,7 +46,7 @@ from skorch.callbacks import (
     EpochTimer,
     PassthroughScoring,
 )
-from skorch.utils import to_tensor
+from skorch.utils import TeeGenerator, to_tensor
 
 from . import _distributed
 from ._batches import NetBatchesMixin
@@ -131,6 +134,11 @@ class ALINet(NetBatchesMixin, NeuralNet):
         every batch, ``batch_size`` rows in all (the ``batch_size % world``
         rows left over are skipped for that step), DDP averages the
         gradients and the history records the ranks' means.
+    generator_steps : int
+        Optimizer steps of the encoder and decoder per step of the
+        discriminator: the first is taken with the discriminator's, from one
+        play of the game, and the others alone on the same batch with fresh
+        prior draws (the history records the first).
     data_on_device : "auto" or bool
         Keep the training data, as raw as it is given (uint8 pixels stay
         uint8), on the device for the whole fit and gather each batch there:
@@ -160,6 +168,7 @@ class ALINet(NetBatchesMixin, NeuralNet):
         channels_last=False,
         scaling=None,
         distributed=False,
+        generator_steps=1,
         data_on_device="auto",
         **kwargs,
     ):
@@ -174,6 +183,7 @@ class ALINet(NetBatchesMixin, NeuralNet):
         self.channels_last = channels_last
         self.scaling = scaling
         self.distributed = distributed
+        self.generator_steps = generator_steps
         self.data_on_device = data_on_device
         # The module and callbacks go into skorch's device-mapped pickle blob
         # beside module_ and optimizer_: objects shared between them (the
@@ -353,6 +363,44 @@ class ALINet(NetBatchesMixin, NeuralNet):
             "y_pred": None,
             "diagnostics": diagnostics,
         }
+
+    def train_step(self, batch, **fit_params):
+        """skorch's step of both players, then ``generator_steps - 1`` steps
+        of the encoder and decoder alone, each through skorch's step (zeroed
+        gradients, ``on_grad_computed``, the optimizer)."""
+        step = super().train_step(batch, **fit_params)
+
+        def generator_step():
+            self._zero_grad_optimizer()
+            loss = self.generator_step_single(batch, **fit_params)
+            self.notify(
+                "on_grad_computed",
+                named_parameters=TeeGenerator(self.get_all_learnable_params()),
+                batch=batch,
+                training=True,
+            )
+            return loss
+
+        for _ in range(self.generator_steps - 1):
+            self._step_optimizer(generator_step)
+        return step
+
+    def generator_step_single(self, batch, **fit_params):
+        """The encoder and decoder's gradient of their loss, on a new play.
+
+        The discriminator's gradients are left unset (None), so that the
+        optimizer steps neither its weights nor its moments.
+        """
+        self._set_training(True)
+        d_loss, g_loss, _ = self.play(batch)
+        d_params, g_params = self._player_params()
+        if self._ddp is not None:
+            # DDP's reducer waits for a gradient of every parameter.
+            d_loss.backward(inputs=d_params, retain_graph=True)
+        g_loss.backward(inputs=g_params)
+        for param in d_params:
+            param.grad = None
+        return g_loss.detach()
 
     def _player_params(self):
         """(discriminator, generators) parameters, as the optimizer groups them."""

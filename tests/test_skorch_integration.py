@@ -349,6 +349,76 @@ def test_gradient_norm_clipping_clips_both_players(digits_flat, tiny):
     assert max(norms) <= 1e-3 * 1.001
 
 
+def _adam_steps(model):
+    """Adam's step count of each player's first parameter."""
+    state = model.net_.optimizer_.state
+    return {
+        group["player"]: int(state[group["params"][0]]["step"])
+        for group in model.net_.optimizer_.param_groups
+    }
+
+
+@pytest.mark.parametrize("estimator", [ALITransformer, ALIClassifier, ConditionalALI])
+def test_generator_steps_step_the_encoder_and_decoder_alone(
+    estimator, digits, digits_flat, tiny
+):
+    y = digits[1].copy()
+    if estimator is ALIClassifier:
+        y[50:] = -1
+    fit_args = (digits_flat,) if estimator is ALITransformer else (digits_flat, y)
+    model = estimator(
+        generator_steps=3,
+        callbacks=[("probe", GradNormProbe())],
+        random_state=0,
+        **tiny,
+    ).fit(*fit_args)
+    # 2 epochs x 2 batches: D steps once per batch, the generators 3 times,
+    # and every step goes through skorch's on_grad_computed.
+    assert _adam_steps(model) == {"generators": 12, "discriminator": 4}
+    assert len(dict(model.net_.callbacks_)["probe"].norms_) == 12
+    assert len(model.history_[-1, "batches"]) == 2  # one record per batch
+    # The extra steps move the generators; D trains on its own schedule.
+    one = estimator(random_state=0, **tiny).fit(*fit_args)
+    assert _adam_steps(one) == {"generators": 4, "discriminator": 4}
+    more, fewer = _weights(model), _weights(one)
+    assert any(not torch.equal(more[k], fewer[k]) for k in more if "coder" in k)
+    if hasattr(model, "partial_fit"):  # ConditionalALI has none
+        # A pass of partial_fit takes its extra steps too.
+        model.partial_fit(*fit_args)
+        assert _adam_steps(model) == {"generators": 18, "discriminator": 6}
+
+
+def test_generator_steps_leave_the_discriminator_as_it_was(digits_flat, tiny):
+    """The extra steps change neither D's weights nor its Adam moments."""
+    ali = ALITransformer(random_state=0, **tiny).fit(digits_flat)
+    net = ali.net_
+    d_params = net._player_params()[0]
+    before = [p.detach().clone() for p in d_params]
+    moments = [net.optimizer_.state[p]["exp_avg"].clone() for p in d_params]
+    batch = (torch.as_tensor(digits_flat[:100], dtype=torch.float32),)
+    net.set_params(generator_steps=2)
+    generators = [p.detach().clone() for p in net._player_params()[1]]
+    net.module_.train()
+    ali.net_._step_optimizer(
+        lambda: (net._zero_grad_optimizer(), net.generator_step_single(batch))[1]
+    )
+    assert all(torch.equal(a, p) for a, p in zip(before, d_params))
+    assert all(
+        torch.equal(m, net.optimizer_.state[p]["exp_avg"])
+        for m, p in zip(moments, d_params)
+    )
+    after = net._player_params()[1]
+    assert any(not torch.equal(a, p) for a, p in zip(generators, after))
+
+
+@pytest.mark.parametrize("value", [0, 1.5, True, "2"])
+def test_generator_steps_refuses_what_is_not_a_positive_integer(
+    value, digits_flat, tiny
+):
+    with pytest.raises((ValueError, TypeError), match="generator_steps"):
+        ALITransformer(generator_steps=value, **tiny).fit(digits_flat)
+
+
 # -- continuing training -----------------------------------------------------
 
 

@@ -29,8 +29,12 @@ models = {
         ),
         (X, y_semi),
     ),
+    # Extra generator steps, whose backward passes still give DDP's reducer
+    # a gradient of every parameter.
     "conditional": (
-        ConditionalALI(max_epochs=2, validation_fraction=0.2, **small),
+        ConditionalALI(
+            max_epochs=2, validation_fraction=0.2, generator_steps=2, **small
+        ),
         (X, y),
     ),
     # The hinge game through DDP, with the labelled sampler's extra rows, and
