@@ -85,8 +85,8 @@ class ConditionalALI(BaseALI):
         discriminator's, from one play of the game; each other one plays
         the same batch again with new prior draws and steps the encoder and
         decoder alone (the history records the first play). More steps
-        weaken the discriminator's lead and cost time per epoch
-        (see :doc:`/benchmarks`).
+        weaken the discriminator's lead and cost time per epoch (see
+        ``ALITransformer`` and :doc:`/benchmarks`).
 
     learning_rate_schedule : {"constant", "linear"}, default="constant"
         How both players' learning rates move during ``fit``: kept, or

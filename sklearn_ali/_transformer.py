@@ -150,8 +150,16 @@ class ALITransformer(EncoderFeaturesMixin, TransformerMixin, BaseALI):
         discriminator's, from one play of the game; each other one plays
         the same batch again with new prior draws and steps the encoder and
         decoder alone (the history records the first play). More steps
-        weaken the discriminator's lead and cost time per epoch
-        (see :doc:`/benchmarks`).
+        weaken the discriminator's lead and cost time per epoch: on
+        MNIST-5k, ``generator_steps=2`` with the ``"conv"`` network's 40
+        epochs drew samples that an SVC of real digits read with
+        confidence 0.71-0.76 times as often as real digits (seeds 0, 1
+        and 3; 0.60-0.66 with one step), with the discriminator right on
+        0.62-0.69 of the pairs (0.72-0.75 with one step), at about 1.7
+        times the fit time. The hidden features stayed within a labelled
+        draw's spread with 100 labels and lost 0.4-1.0 points with 1,000;
+        the latent means lost 10-13 points with 100 labels (see
+        :doc:`/benchmarks`).
 
     learning_rate_schedule : {"constant", "linear", "auto"}, default="auto"
         How both players' learning rates move during ``fit``: kept, or
