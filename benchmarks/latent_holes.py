@@ -34,11 +34,10 @@ from semi_supervised import add_set_option, load, machine_line, split
 from sklearn_ali import ALITransformer
 
 
-def read(judge, images, real):
-    """(confident %, ratio to real, rarest class %) of decoded images."""
-    proba = judge.predict_proba(unit_rows(images))
+def summary(proba, real):
+    """(confident %, ratio to real, rarest class %) of the judge's probabilities."""
     confident = (proba.max(1) >= CONFIDENT).mean()
-    shares = np.bincount(proba.argmax(1), minlength=10) / len(images)
+    shares = np.bincount(proba.argmax(1), minlength=10) / len(proba)
     return 100 * confident, confident / real, 100 * shares.min()
 
 
@@ -114,8 +113,10 @@ def main():
     print(
         f"{'codes decoded':<48}{'n':>6}{'confident %':>13}{'ratio':>7}{'rarest %':>10}"
     )
+    readings = []
     for name, codes in sets:
-        confident, ratio, rarest = read(judge, ali.inverse_transform(codes), real)
+        readings.append(judge.predict_proba(unit_rows(ali.inverse_transform(codes))))
+        confident, ratio, rarest = summary(readings[-1], real)
         print(
             f"{name:<48}{len(codes):>6}{confident:>13.1f}{ratio:>7.2f}{rarest:>10.1f}"
         )
@@ -124,10 +125,9 @@ def main():
         f"posterior noise: RMS of q(z | x) draws minus their mean {noise:.3f} "
         "(the prior's: 1)"
     )
-    prior = sets[0][1]
-    proba = judge.predict_proba(unit_rows(ali.inverse_transform(prior))).max(1)
-    logits = discriminator_logits(ali, prior)
-    confident = proba >= CONFIDENT
+    # The first set is the prior draws, as read for the table.
+    logits = discriminator_logits(ali, sets[0][1])
+    confident = readings[0].max(1) >= CONFIDENT
     parts = [
         f"{label} {logits[mask].mean():.2f} ({mask.sum()})"
         for label, mask in (("confident", confident), ("not", ~confident))
