@@ -314,8 +314,11 @@ def plot_image_grid(
 def plot_samples(
     estimator, n_samples=64, *, random_state=None, n_cols=8, image_shape=None, fig=None
 ):
-    """Show images drawn from a fitted model's decoder, ``G_x(z)`` with
-    ``z ~ N(0, I)``.
+    """Show images drawn by a fitted model's ``sample``.
+
+    For :class:`~sklearn_ali.ALITransformer` these are decoder draws
+    ``G_x(z)`` with ``z ~ N(0, I)`` that the discriminator kept (see its
+    ``sample``).
 
     Parameters
     ----------

@@ -494,6 +494,65 @@ def test_sample_and_sample_features_are_seeded(digits_flat, tiny):
     assert not np.allclose(drawn, ali.encode(digits_flat))
 
 
+class _Critic(torch.nn.Module):
+    """A stand-in discriminator: ``score(x, z)`` as D's logit per pair."""
+
+    def __init__(self, score):
+        super().__init__()
+        self.score = score
+
+    def forward(self, x, z):
+        return self.score(x, z)
+
+
+def test_rejection_with_an_undecided_discriminator_keeps_every_draw(digits_flat, tiny):
+    # Equal logits put every draw at the bound: all are kept, in order, so the
+    # samples are the decoder's draws of the same seed.
+    ali = ALITransformer(random_state=0, **tiny).fit(digits_flat)
+    ali.net_.module_.discriminator = _Critic(lambda x, z: torch.zeros(len(x), 1))
+    np.testing.assert_array_equal(
+        ali.sample(5, random_state=3),
+        ali.sample(5, random_state=3, discriminator_rejection=False),
+    )
+
+
+def test_rejection_keeps_the_draws_the_discriminator_reads_as_real(digits_flat, tiny):
+    ali = ALITransformer(random_state=0, **tiny).fit(digits_flat)
+
+    # D reads bright images as real: 3 logits per standard deviation of the
+    # mean brightness within its batch.
+    def brightness(x, z):
+        mean = x.mean(1)
+        return 3 * (mean - mean.mean()) / mean.std()
+
+    ali.net_.module_.discriminator = _Critic(brightness)
+    kept = ali.sample(2000, random_state=0).mean(1)
+    drawn = ali.sample(2000, random_state=0, discriminator_rejection=False).mean(1)
+    assert kept.mean() > drawn.mean() + drawn.std() / 2
+    np.testing.assert_array_equal(ali.sample(7, random_state=4), ali.sample(7, 4))
+    assert not np.allclose(ali.sample(7, random_state=4), ali.sample(7, 5))
+
+
+def test_rejection_follows_the_loss_and_refuses_bad_values(digits_flat, tiny):
+    hinge = ALITransformer(loss="hinge", random_state=0, **tiny).fit(digits_flat)
+    # The hinge critic's score is not a log-ratio: "auto" does not reject.
+    np.testing.assert_array_equal(
+        hinge.sample(3, random_state=0),
+        hinge.sample(3, random_state=0, discriminator_rejection=False),
+    )
+    with pytest.raises(ValueError, match="needs a discriminator trained with loss="):
+        hinge.sample(3, discriminator_rejection=True)
+    ali = ALITransformer(random_state=0, **tiny).fit(digits_flat)
+    for value in ("yes", 1, None):
+        with pytest.raises(ValueError, match='discriminator_rejection must be "auto"'):
+            ali.sample(3, discriminator_rejection=value)
+    ali.net_.module_.discriminator = _Critic(lambda x, z: x.mean(1) * np.nan)
+    with pytest.raises(ValueError, match="The discriminator gave NaN"):
+        ali.sample(3)
+    # Without rejection the discriminator is not read.
+    assert ali.sample(3, discriminator_rejection=False).shape == (3, 64)
+
+
 def test_deterministic_encoder_draws_its_mean(digits_flat, tiny):
     ali = ALITransformer(encoder="deterministic", features="sample", random_state=0)
     ali.set_params(**tiny).fit(digits_flat)
