@@ -9,7 +9,10 @@ of ``benchmarks/semi_supervised.py``), and the script prints one line:
 * ``latent mmd``: ``latent_mmd`` of the latent means of the 1,000 test
   digits against as many prior draws (0 when E(x) is distributed as the
   prior);
-* ``confident``: the share of 1,000 samples on which an RBF SVC trained on
+* ``confident``: the share of 1,000 of the decoder's draws G(z) (``sample``
+  with ``discriminator_rejection=False``: the levers act on the decoder;
+  ``rejection_sampling.py`` reads ``sample`` as a user calls it) on which an
+  RBF SVC trained on
   the pool's real digits is confident (top probability >= 0.8), divided by
   the same share on real test digits (target >= 0.8); ``min class``: the
   rarest class among the samples, by the SVC's reading (target >= 5 %);
@@ -276,7 +279,9 @@ def evaluate(ali, args, label_counts, *, judge, real, data):
     """The line's cells after D's accuracies, read from the fitted ``ali``."""
     X_pool, y_pool, X_test, y_test = data
     mmd = codes_vs_prior(ali, X_test, args.seed)
-    samples = ali.sample(args.n_samples, random_state=args.seed)
+    samples = ali.sample(
+        args.n_samples, random_state=args.seed, discriminator_rejection=False
+    )
     proba = judge.predict_proba(unit_rows(samples))
     confident = (proba.max(1) >= CONFIDENT).mean() / real
     shares = np.bincount(proba.argmax(1), minlength=10) / len(samples)

@@ -5,12 +5,13 @@ Fits ``ALITransformer`` (the defaults, or ``--set``) on MNIST-5k's training
 pool, then decodes codes drawn in several ways and counts how often
 ``game_levers.py``'s judge (an RBF SVC on real digits) reads the images with
 confidence, as a ratio to real test digits: prior draws (what ``sample``
-decodes), the same by quartile of their norm and shrunk towards 0 (BigGAN's
-truncation), the encoder's latent means and posterior draws of the test
-digits, a Gaussian with the means' mean and covariance, and midpoints of
-pairs of means. If codes of real digits decode to confident digits while
-prior draws do not, the decoder can draw digits and the shortfall lies in
-the parts of the prior that no digit's code reaches.
+decodes without its rejection), the same by quartile of their norm and
+shrunk towards 0 (BigGAN's truncation), the encoder's latent means and
+posterior draws of the test digits, a Gaussian with the means' mean and
+covariance, and midpoints of pairs of means. If codes of real digits decode
+to confident digits while prior draws do not, the decoder can draw digits
+and the shortfall lies in the parts of the prior that no digit's code
+reaches.
 
 Also printed: the size of the encoder's posterior noise (z ~ q(z | x) minus
 its mean) and the discriminator's mean logit on prior samples that the judge
@@ -57,7 +58,7 @@ def code_sets(ali, X_test, n_samples, rng):
         np.float32
     )
     partners = means[rng.permutation(len(means))]
-    sets = [("prior draws (what sample decodes)", prior)]
+    sets = [("prior draws (G(z), no rejection)", prior)]
     for i, (low, high) in enumerate(zip(edges[:-1], edges[1:])):
         inside = (norms >= low) & (norms <= high)
         sets.append(

@@ -8,7 +8,8 @@ accuracies, the semi-supervised test error of LinearSVC on the default
 features (``features="hidden"``; ``--features mean`` for the latent mean)
 through ``semi_supervised_score`` with 100 and 1,000 labels, next to raw
 pixels, and a collapse check: a logistic regression trained on the real
-training pool reads 1,000 decoder samples, and the script prints how evenly
+training pool reads 1,000 of the decoder's draws G(z) (``sample`` with
+``discriminator_rejection=False``), and the script prints how evenly
 they spread over the ten classes (``classifier_sample_score``'s normalised
 entropy, 1 = even) and the rarest class's share. A summary per variant
 closes the output: fits that stayed finite, discriminator wins, and the
@@ -179,7 +180,9 @@ def main():
             wins = last["d_real_acc"] >= 0.99 and last["d_fake_acc"] >= 0.99
             errors = score(ali, X_pool, y_pool, X_test, y_test, label_counts, args)
             samples = classifier_sample_score(
-                reader, ali.sample(1000, random_state=seed)
+                # The decoder's draws: how stably the decoder trains.
+                reader,
+                ali.sample(1000, random_state=seed, discriminator_rejection=False),
             )
             rarest = samples.class_fractions.min()
             mmd = codes_vs_prior(ali, X_test, seed)

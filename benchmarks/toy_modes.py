@@ -13,9 +13,14 @@ data from a mixture of 25 Gaussians (std 0.05) centred on {-4, -2, 0, 2, 4}^2
   normalisation, leaky ReLU), both from ``sklearn_ali.networks``. The GAN is a
   short plain-torch loop with the same data scaling, Adam settings, epochs,
   batch size and simultaneous updates from one concatenated batch;
-- 10,000 samples of each decoder are assigned to the nearest component
+- 10,000 samples of each model are assigned to the nearest component
   (``count_modes``): a mode is covered when a sample lands on it; a sample is
-  of high quality within 3 std of its mean.
+  of high quality within 3 std of its mean. ALI's are ``sample``'s, as a user
+  draws them (kept or rejected by the discriminator, see
+  ``ALITransformer.sample``); its decoder's draws G(z) without the rejection
+  (``discriminator_rejection=False``, what figures before 2026-12-07's
+  sixth session measured) are counted too, as "ALI G(z)"; the GAN's are its
+  generator's draws.
 
 Each seed draws its own training set (``--n-train``, 10,000 points; the paper
 trains on 100,000 per epoch) and held-out set (``--n-heldout``, 2,500).
@@ -209,6 +214,10 @@ def run_seed(seed, args):
     ali.fit(X)
     ali_time = time.perf_counter() - start
     ali_modes = count_modes(ali.sample(args.n_samples, random_state=seed), centers, STD)
+    decoder_draws = ali.sample(
+        args.n_samples, random_state=seed, discriminator_rejection=False
+    )
+    decoder_modes = count_modes(decoder_draws, centers, STD)
 
     start = time.perf_counter()
     generator = train_gan(ali, X, seed)
@@ -220,6 +229,7 @@ def run_seed(seed, args):
     return {
         "seed": seed,
         "ALI": ali_modes,
+        "ALI G(z)": decoder_modes,
         "GAN": gan_modes,
         "ALI_time": ali_time,
         "GAN_time": gan_time,
@@ -230,17 +240,17 @@ def run_seed(seed, args):
 
 def print_summary(rows):
     print(
-        f"\n{'model':<6}{'modes covered (mean ± std)':>28}{'min':>5}{'max':>5}"
+        f"\n{'model':<9}{'modes covered (mean ± std)':>25}{'min':>5}{'max':>5}"
         f"{'25/25 seeds':>13}{'≤3σ samples':>13}   paper (10 runs)"
     )
-    for model in ("ALI", "GAN"):
+    for model in ("ALI", "ALI G(z)", "GAN"):
         modes = np.array([r[model].n_modes for r in rows])
         hq = np.mean([r[model].high_quality_fraction for r in rows])
         full = int(np.sum(modes == N_MODES))
         print(
-            f"{model:<6}{modes.mean():>21.1f} ± {modes.std():<4.1f}"
+            f"{model:<9}{modes.mean():>18.1f} ± {modes.std():<4.1f}"
             f"{modes.min():>5}{modes.max():>5}{f'{full}/{len(rows)}':>13}"
-            f"{hq:>13.1%}   {PAPER[model]}"
+            f"{hq:>13.1%}   {PAPER.get(model, '')}".rstrip()
         )
     print(
         "\nALI encoder on held-out points (mean over seeds): "
@@ -310,14 +320,16 @@ def main():
                 + "\n"
             )
             print(
-                f"{'seed':>4}{'ALI modes':>11}{'ALI ≤3σ':>9}{'GAN modes':>11}"
+                f"{'seed':>4}{'ALI modes':>11}{'ALI ≤3σ':>9}{'G(z) ≤3σ':>10}"
+                f"{'GAN modes':>11}"
                 f"{'GAN ≤3σ':>9}{'|z mean|':>10}{'z std':>7}{'rec mode':>10}"
                 f"{'rec dist σ':>12}{'ALI s':>8}{'GAN s':>8}"
             )
         rows.append(row)
         print(
             f"{seed:>4}{row['ALI'].n_modes:>11}"
-            f"{row['ALI'].high_quality_fraction:>9.1%}{row['GAN'].n_modes:>11}"
+            f"{row['ALI'].high_quality_fraction:>9.1%}"
+            f"{row['ALI G(z)'].high_quality_fraction:>10.1%}{row['GAN'].n_modes:>11}"
             f"{row['GAN'].high_quality_fraction:>9.1%}{row['z_mean']:>10.3f}"
             f"{row['z_std']:>7.3f}{row['rec_same']:>10.1%}{row['rec_dist']:>12.2f}"
             f"{row['ALI_time']:>8.1f}{row['GAN_time']:>8.1f}",

@@ -71,9 +71,10 @@ def assert_lines(output, patterns):
 
 
 def toy_row(seed):
-    """Seed, modes and ≤3σ for ALI and GAN, 4 encoder figures, 2 times."""
+    """Seed, modes and ≤3σ for ALI, ≤3σ for its decoder's draws, modes and ≤3σ
+    for the GAN, 4 encoder figures, 2 times."""
     return (
-        rf"^\s+{seed}\s+\d+\s+{NUMBER}%\s+\d+\s+{NUMBER}%"
+        rf"^\s+{seed}\s+\d+\s+{NUMBER}%\s+{NUMBER}%\s+\d+\s+{NUMBER}%"
         rf"(\s+{NUMBER}%?){{6}}$"
     )
 
@@ -96,10 +97,11 @@ def test_toy_modes_quick():
         [
             r"^# 25 Gaussians .* ALITransformer n_components=2, "
             r"hidden_layer_sizes=\(16, 16\), .*, dropout=0\.0$",
-            r"^seed\s+ALI modes\s+ALI ≤3σ\s+GAN modes",
+            r"^seed\s+ALI modes\s+ALI ≤3σ\s+G\(z\) ≤3σ\s+GAN modes",
             toy_row(0),
             toy_row(1),
             rf"^ALI\s+{NUMBER} ± {NUMBER}\s+\d+\s+\d+\s+\d/2\s+.*13\.4 ± 5\.8",
+            rf"^ALI G\(z\)\s+{NUMBER} ± {NUMBER}\s+\d+\s+\d+\s+\d/2\s+{NUMBER}%$",
             rf"^GAN\s+{NUMBER} ± {NUMBER}\s+\d+\s+\d+\s+\d/2\s+.*10\.4 ± 9\.2",
             rf"^ALI encoder on held-out points .*\|z mean\| {NUMBER}.*z std {NUMBER}",
             r"^Target: ALI covers 25/25 modes with >= 80 % of its samples within 3 "
@@ -500,10 +502,24 @@ def test_latent_holes_quick():
         ],
     )
     # The quartile rows split the prior draws between them.
-    prior = re.search(rf"^prior draws \(what sample decodes\)\s+{cells}", out, re.M)
+    prior = re.search(rf"^prior draws \(G\(z\), no rejection\)\s+{cells}", out, re.M)
     quartiles = re.findall(rf"^  prior, \|z\| quartile \d .*?\s+{cells}", out, re.M)
     assert len(quartiles) == 4
     assert sum(int(n) for n in quartiles) == int(prior.group(1)) == 200
+
+
+def test_rejection_sampling_quick():
+    out = run_script("benchmarks/rejection_sampling.py", "--quick")
+    cells = rf"\s+{NUMBER}\s+{NUMBER}\s+{NUMBER}\s+{NUMBER}"
+    assert_lines(
+        out,
+        [
+            r"^# ALITransformer\(n_components=8, conv_width=8, max_epochs=1\), "
+            r"100 samples each way; judge: RBF SVC",
+            r"^seed\s+fit s\s+real %\s+test nn\s+kept \| sample\(\): ratio",
+            rf"^\s+0\s+\d+\s+{NUMBER}\s+{NUMBER}\s+{NUMBER} \|{cells} \|{cells}$",
+        ],
+    )
 
 
 def test_game_levers_judge_outlives_svc_probability():
