@@ -85,7 +85,8 @@ print(ali.training_params_)
 plot_training_curves(ali)
 
 # %%
-# Samples from the decoder, G(z) with z ~ N(0, I):
+# Samples: the decoder's draws G(z) with z ~ N(0, I), kept or rejected by the
+# discriminator (``ALITransformer.sample``):
 plot_samples(ali, 64, random_state=0)
 
 # %%

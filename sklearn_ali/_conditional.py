@@ -499,6 +499,9 @@ class ConditionalALI(BaseALI):
     def sample(self, n_samples=1, *, y, random_state=None):
         """Draw samples x = G_x(z, y) with z ~ N(0, I), given conditions y.
 
+        Every draw is returned: unlike ``ALITransformer.sample``, the
+        discriminator does not reject any.
+
         Parameters
         ----------
         n_samples : int, default=1
