@@ -274,8 +274,9 @@ class InferenceMixin:
             meta=meta,
         )
 
-    def _decoded_logits(self, Z):
-        """D(G_x(z), z) for rows z of Z: the discriminator's logits, float64."""
+    def _decoded_logits(self, Z, condition=None):
+        """D(G_x(z), z), or D(G_x(z, c), z, c) given rows of a ``condition``
+        tensor, for rows z of Z: the discriminator's logits, float64."""
         device = self._module_device()
         decoder, discriminator = self.net_.decoder_, self.net_.discriminator_
         decoder.eval()
@@ -285,34 +286,91 @@ class InferenceMixin:
             for start in range(0, len(Z), INFERENCE_BATCH):
                 z = torch.tensor(
                     Z[start : start + INFERENCE_BATCH], dtype=torch.float32
-                ).to(device)
-                out = discriminator(decoder(z), z).float().cpu().numpy()
+                )
+                args = (z.to(device),)
+                if condition is not None:
+                    c = condition[start : start + INFERENCE_BATCH]
+                    args += (c.to(device),)
+                out = discriminator(decoder(*args), *args).float().cpu().numpy()
                 check_finite_output(out, "discriminator", start)
                 logits[start : start + len(z)] = out.reshape(len(z))
         return logits
 
-    def _rejection_codes(self, n_samples, rng):
-        """``n_samples`` prior codes kept by discriminator rejection sampling.
+    def _check_rejection(self, value):
+        """``sample``'s ``discriminator_rejection`` as a bool for the fitted game."""
+        loss = self.net_.game_options["loss"]
+        logistic = loss == "non_saturating"
+        if isinstance(value, str) and value == "auto":
+            return logistic
+        if not isinstance(value, (bool, np.bool_)):
+            raise ValueError(
+                f'discriminator_rejection must be "auto", True or False; got {value!r}.'
+            )
+        if value and not logistic:
+            raise ValueError(
+                "discriminator_rejection=True needs a discriminator trained "
+                "with loss='non_saturating', whose logit estimates the "
+                "log-ratio of the two joints; this model was fitted with "
+                f"loss={loss!r}."
+            )
+        return bool(value)
+
+    def _rejection_codes(self, n_samples, rng, condition=None):
+        """``n_samples`` prior codes kept by discriminator rejection sampling,
+        one for each row of a ``condition`` tensor where given.
 
         At its optimum ALI's D scores a pair with the log-ratio of the
-        encoder joint to the decoder joint, log q(x, z) / p(x, z). Keeping a
-        draw (G_x(z), z) of p with probability min(1, exp(logit - M)), for a
-        bound M of the logits, keeps draws of q, whose x are distributed as
-        the data (Azadi et al., "Discriminator Rejection Sampling", 2019).
-        Codes and the uniform draws of the test come from ``rng``, in rounds
-        of ``REJECTION_DRAWS``; M is the ``REJECTION_QUANTILE`` quantile of
-        the first round's logits.
+        encoder joint to the decoder joint, log q(x, z) / p(x, z) (given the
+        condition, for the conditional model, whose D sees both joints with
+        the same conditions). Keeping a draw (G_x(z), z) of p with
+        probability min(1, exp(logit - M)), for a bound M of the logits,
+        keeps draws of q, whose x are distributed as the data (Azadi et al.,
+        "Discriminator Rejection Sampling", 2019). Codes and the uniform
+        draws of the test come from ``rng``, in rounds of
+        ``REJECTION_DRAWS`` shared among the distinct conditions still short
+        of codes, in proportion to how many each lacks; M is the
+        ``REJECTION_QUANTILE`` quantile of the first round's logits. Rows
+        with the same condition take its kept codes in order.
         """
-        kept, n_kept, bound = [], 0, None
-        while n_kept < n_samples:
-            Z = rng.standard_normal((REJECTION_DRAWS, self.n_components_))
-            logits = self._decoded_logits(Z)
+        if condition is None:
+            conditions, group = None, np.zeros(n_samples, dtype=np.intp)
+        else:
+            conditions, group = torch.unique(condition, dim=0, return_inverse=True)
+            group = group.numpy()
+        missing = np.bincount(group)
+        kept = [[] for _ in missing]
+        # The top 1 % of the first round passes outright, so a draw is kept
+        # with a chance of about 1 % or more unless a condition's logits all
+        # lie far below the others': give up after 100 times the draws that
+        # rate needs.
+        budget = max(100 * REJECTION_DRAWS, 100 * n_samples / (1 - REJECTION_QUANTILE))
+        bound, drawn = None, 0
+        while missing.any():
+            if drawn >= budget:
+                short = np.count_nonzero(missing)
+                where = "" if conditions is None else f" for {short} condition(s)"
+                raise ValueError(
+                    f"The discriminator rejected nearly every one of {drawn} "
+                    f"draws{where}; sample with discriminator_rejection=False."
+                )
+            wanted = np.flatnonzero(missing)
+            share = missing[wanted] / missing.sum()
+            which = np.repeat(wanted, np.ceil(REJECTION_DRAWS * share).astype(int))
+            Z = rng.standard_normal((len(which), self.n_components_))
+            drawn += len(Z)
+            given = None if conditions is None else conditions[torch.as_tensor(which)]
+            logits = self._decoded_logits(Z, given)
             if bound is None:
                 bound = np.quantile(logits, REJECTION_QUANTILE)
             accept = rng.random_sample(len(Z)) < np.exp(np.minimum(logits - bound, 0))
-            kept.append(Z[accept])
-            n_kept += int(accept.sum())
-        return np.concatenate(kept)[:n_samples]
+            for g in wanted:
+                taken = Z[accept & (which == g)][: missing[g]]
+                kept[g].append(taken)
+                missing[g] -= len(taken)
+        codes = np.empty((n_samples, self.n_components_))
+        for g, parts in enumerate(kept):
+            codes[group == g] = np.concatenate(parts)
+        return codes
 
     def _decode(self, Z, condition=None):
         """G_x(z), or G_x(z, c) given rows of a ``condition`` tensor, in X's units."""

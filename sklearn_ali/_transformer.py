@@ -569,25 +569,6 @@ class ALITransformer(EncoderFeaturesMixin, TransformerMixin, BaseALI):
         Z = rng.standard_normal((n_samples, self.n_components_))
         return self._decode(Z)
 
-    def _check_rejection(self, value):
-        """``discriminator_rejection`` resolved to a bool for the fitted game."""
-        loss = self.net_.game_options["loss"]
-        logistic = loss == "non_saturating"
-        if isinstance(value, str) and value == "auto":
-            return logistic
-        if not isinstance(value, (bool, np.bool_)):
-            raise ValueError(
-                f'discriminator_rejection must be "auto", True or False; got {value!r}.'
-            )
-        if value and not logistic:
-            raise ValueError(
-                "discriminator_rejection=True needs a discriminator trained "
-                "with loss='non_saturating', whose logit estimates the "
-                "log-ratio of the two joints; this model was fitted with "
-                f"loss={loss!r}."
-            )
-        return bool(value)
-
     def _check_codes(self, Z):
         Z = check_array(Z, dtype=(np.float64, np.float32))
         if Z.shape[1] != self.n_components_:

@@ -1,8 +1,11 @@
 """ConditionalALI: ALI given an observed condition y."""
 
+import copy
+
 import joblib
 import numpy as np
 import pytest
+import torch
 from sklearn.base import clone
 from sklearn.datasets import load_digits
 from sklearn.linear_model import LogisticRegression
@@ -60,6 +63,65 @@ def test_sampling_is_seeded_and_leaves_torch_rng_alone(fitted):
     a = fitted.sample(4, y=5, random_state=1)
     assert torch.equal(state, torch.get_rng_state())
     np.testing.assert_array_equal(a, fitted.sample(4, y=5, random_state=1))
+
+
+class _Stand(torch.nn.Module):
+    """A stand-in network: ``fn(*inputs)``."""
+
+    def __init__(self, fn):
+        super().__init__()
+        self.fn = fn
+
+    def forward(self, *inputs):
+        return self.fn(*inputs)
+
+
+def test_rejection_keeps_each_rows_condition(fitted):
+    model = copy.deepcopy(fitted)
+    # An undecided discriminator keeps every draw, in order.
+    model.net_.module_.discriminator = _Stand(lambda x, z, y: torch.zeros(len(x)))
+    np.testing.assert_array_equal(
+        model.sample(5, y=3, random_state=2),
+        model.sample(5, y=3, random_state=2, discriminator_rejection=False),
+    )
+
+    # A decoder that paints its condition's label and its code's sign, and a
+    # discriminator that reads label 3 with z_0 > 0 and label 5 with z_0 < 0
+    # as real: each kept code went with its own row's condition.
+    def paint(z, y):
+        value = y.argmax(1) / 10.0 + 0.01 * torch.sign(z[:, 0])
+        return value[:, None, None, None].expand(-1, 1, 8, 8)
+
+    def critic(x, z, y):
+        return 1000.0 * torch.sign(z[:, 0]) * (y[:, 3] - y[:, 5])
+
+    model.net_.module_.decoder = _Stand(paint)
+    model.net_.module_.discriminator = _Stand(critic)
+    labels = [3, 5, 3, 5, 5]
+    painted = model.sample(5, y=labels, random_state=0).mean(axis=(1, 2, 3))
+    up, down = np.eye(4)[:1], -np.eye(4)[:1]
+    three, five = model.decode(up, 3).mean(), model.decode(down, 5).mean()
+    np.testing.assert_array_equal(painted, [three, five, three, five, five])
+    drawn = model.sample(40, y=3, discriminator_rejection=False).mean(axis=(1, 2, 3))
+    assert len(np.unique(drawn)) == 2  # without rejection both signs come
+
+
+def test_rejection_gives_up_on_a_condition_it_always_rejects(fitted, monkeypatch):
+    from sklearn_ali import _inference
+
+    monkeypatch.setattr(_inference, "REJECTION_DRAWS", 20)
+    monkeypatch.setattr(_inference, "REJECTION_QUANTILE", 0.5)
+    model = copy.deepcopy(fitted)
+    # D reads every pair of label 1 as generated, beyond any bound.
+    model.net_.module_.discriminator = _Stand(lambda x, z, y: -1000.0 * y[:, 1])
+    assert model.sample(4, y=0, random_state=0).shape == (4, 1, 8, 8)
+    with pytest.raises(
+        ValueError, match="rejected nearly every one of 2000 draws for 1"
+    ):
+        model.sample(4, y=[0, 1, 0, 1], random_state=0)
+    assert model.sample(2, y=[0, 1], discriminator_rejection=False).shape[0] == 2
+    with pytest.raises(ValueError, match='discriminator_rejection must be "auto"'):
+        model.sample(2, y=0, discriminator_rejection="no")
 
 
 def test_fit_is_reproducible(digits):
