@@ -6,7 +6,9 @@ digit. An ``MLPClassifier`` trained on the same pool's real digits (the
 judge of ``benchmarks/sample_quality.py``) then reads the class back from:
 
 * samples: ``sample(n, y=c)`` for each digit c, ``--n-per-class`` each: how
-  often the judge reads c (target: >= 90 %);
+  often the judge reads c (target: >= 90 %); and the same for the decoder's
+  draws, ``discriminator_rejection=False`` (what figures before the
+  rejection became ``sample``'s default measured);
 * cycles: ``decode(encode(x, y), y)`` of the 1,000 test digits: how often
   it reads y (target: >= 90 %);
 * swaps: ``decode(encode(x, y), y')`` with y' = (y + 1) mod 10: how often it
@@ -67,17 +69,28 @@ def main():
 
     conditions = np.repeat(np.arange(10), args.n_per_class)
     samples = model.sample(len(conditions), y=conditions, random_state=args.seed)
+    draws = model.sample(
+        len(conditions),
+        y=conditions,
+        random_state=args.seed,
+        discriminator_rejection=False,
+    )
     codes = model.encode(X_test, y_test)
     swapped = (y_test + 1) % 10
     rows = {
         "samples": (samples, conditions),
+        "decoder's draws": (draws, conditions),
         "cycles": (model.decode(codes, y_test), y_test),
         "swaps (y + 1)": (model.decode(codes, swapped), swapped),
     }
     print(f"\n{'read back':<16}{'rows':>6}{'condition read %':>18}{'target %':>10}")
     for name, (data, condition) in rows.items():
         read = np.mean(judge.predict(data) == condition)
-        target = "" if name.startswith("swaps") else f"{100 * TARGET:.0f}"
+        target = (
+            ""
+            if name in ("swaps (y + 1)", "decoder's draws")
+            else f"{100 * TARGET:.0f}"
+        )
         print(f"{name:<16}{len(data):>6}{100 * read:>18.1f}{target:>10}".rstrip())
     print(f"{'real test':<16}{len(X_test):>6}{100 * real:>18.1f}")
 

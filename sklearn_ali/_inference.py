@@ -274,26 +274,30 @@ class InferenceMixin:
             meta=meta,
         )
 
+    def _code_batches(self, Z, condition=None):
+        """``(start, args)`` over batches of the rows of Z: ``args`` is
+        ``(z,)``, or ``(z, c)`` with the rows of a ``condition`` tensor, on
+        the networks' device, as the decoder takes them."""
+        device = self._module_device()
+        for start in range(0, len(Z), INFERENCE_BATCH):
+            z = torch.tensor(Z[start : start + INFERENCE_BATCH], dtype=torch.float32)
+            args = (z.to(device),)
+            if condition is not None:
+                args += (condition[start : start + INFERENCE_BATCH].to(device),)
+            yield start, args
+
     def _decoded_logits(self, Z, condition=None):
         """D(G_x(z), z), or D(G_x(z, c), z, c) given rows of a ``condition``
         tensor, for rows z of Z: the discriminator's logits, float64."""
-        device = self._module_device()
         decoder, discriminator = self.net_.decoder_, self.net_.discriminator_
         decoder.eval()
         discriminator.eval()
         logits = np.empty(len(Z))
         with torch.inference_mode():
-            for start in range(0, len(Z), INFERENCE_BATCH):
-                z = torch.tensor(
-                    Z[start : start + INFERENCE_BATCH], dtype=torch.float32
-                )
-                args = (z.to(device),)
-                if condition is not None:
-                    c = condition[start : start + INFERENCE_BATCH]
-                    args += (c.to(device),)
+            for start, args in self._code_batches(Z, condition):
                 out = discriminator(decoder(*args), *args).float().cpu().numpy()
                 check_finite_output(out, "discriminator", start)
-                logits[start : start + len(z)] = out.reshape(len(z))
+                logits[start : start + len(out)] = out.reshape(len(out))
         return logits
 
     def _check_rejection(self, value):
@@ -380,19 +384,11 @@ class InferenceMixin:
                 f"Latent codes exceed float32's range (largest magnitude "
                 f"{largest:.3g}); the decoder runs in float32."
             )
-        device = self._module_device()
         decoder = self.net_.decoder_
         decoder.eval()
         X = np.empty((len(Z), self.n_features_in_))
         with torch.inference_mode():
-            for start in range(0, len(Z), INFERENCE_BATCH):
-                z = torch.tensor(
-                    Z[start : start + INFERENCE_BATCH], dtype=torch.float32
-                )
-                args = (z.to(device),)
-                if condition is not None:
-                    c = condition[start : start + INFERENCE_BATCH]
-                    args += (c.to(device),)
+            for start, args in self._code_batches(Z, condition):
                 x = decoder(*args).float().cpu().numpy()
                 if not np.isfinite(x).all():
                     largest = np.abs(Z[start : start + len(x)]).max()

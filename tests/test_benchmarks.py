@@ -404,6 +404,7 @@ def test_conditional_quick_reads_the_condition_back():
             rf"{NUMBER} %",
             rf"^ConditionalALI\(max_epochs=1\) fit {NUMBER} s",
             rf"^samples\s+100\s+{NUMBER}\s+90$",
+            rf"^decoder's draws\s+100\s+{NUMBER}$",
             rf"^cycles\s+120\s+{NUMBER}\s+90$",
             rf"^swaps \(y \+ 1\)\s+120\s+{NUMBER}$",
             rf"^real test\s+120\s+{NUMBER}$",
