@@ -41,6 +41,8 @@ from sklearn.metrics import pairwise_distances_argmin_min
 from sklearn_ali import ALITransformer
 from sklearn_ali._inference import REJECTION_DRAWS, REJECTION_QUANTILE
 
+KEPT_SHARE_DRAWS = REJECTION_DRAWS[1]  # one full round
+
 
 def reading(judge, samples, real, pool):
     """(ratio to real, rarest class %, mean distance to the nearest pool row)."""
@@ -56,7 +58,7 @@ def kept_share(ali, seed):
     on one round of draws, read through the fitted modules."""
     rng = np.random.default_rng(seed)
     z = torch.as_tensor(
-        rng.standard_normal((REJECTION_DRAWS, ali.n_components_)), dtype=torch.float32
+        rng.standard_normal((KEPT_SHARE_DRAWS, ali.n_components_)), dtype=torch.float32
     )
     ali.decoder_.eval()
     ali.discriminator_.eval()

@@ -505,7 +505,8 @@ class ConditionalALI(BaseALI):
         As ``ALITransformer.sample``: each draw is kept with probability
         min(1, exp(D(x, z, y) - M)), the discriminator's logit estimating
         log q(x, z | y) / p(x, z | y), M the 99th percentile of its logits on
-        a first round of 10,000 draws spread over the conditions asked for.
+        a first round of draws (20 per sample, at least 100, at most 10,000)
+        spread over the conditions asked for.
 
         Parameters
         ----------

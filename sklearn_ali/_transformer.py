@@ -528,15 +528,16 @@ class ALITransformer(EncoderFeaturesMixin, TransformerMixin, BaseALI):
         kept with probability min(1, exp(D(x, z) - M)): at its optimum ALI's
         D(x, z) is log q(x, z) / p(x, z), the log-ratio of the encoder joint to
         the decoder joint, so the kept draws follow the encoder joint, whose x
-        are distributed as the data. M is the 99th percentile of D's logits on
-        a first round of 10,000 draws. On MNIST-5k (ten seeds) 9 to 19 % of
-        draws were kept, and the RBF SVC judge of the benchmarks was confident
-        on 0.77-0.85 times as many kept samples as real digits (mean 0.80),
-        against 0.57-0.67 (mean 0.62) for the decoder's draws
-        (:doc:`/benchmarks`). Draws come in rounds of 10,000 until
-        ``n_samples`` are kept, so a call decodes at least 10,000 codes (about
-        a second for the conv network on 2 CPU cores). ``inverse_transform``
-        decodes any codes without rejection.
+        are distributed as the data. Draws come in rounds of 20 per sample
+        asked for (at least 100, at most 10,000) until ``n_samples`` are kept,
+        and M is the 99th percentile of D's logits on the first round. On
+        MNIST-5k (ten seeds) 9 to 19 % of draws were kept, and the RBF SVC
+        judge of the benchmarks was confident on 0.77-0.85 times as many kept
+        samples as real digits (mean 0.80), against 0.57-0.67 (mean 0.62) for
+        the decoder's draws (:doc:`/benchmarks`). A call costs about 20 decoder
+        and discriminator passes per sample (1,000 MNIST samples took about a
+        second on 2 CPU cores). ``inverse_transform`` decodes any codes without
+        rejection.
 
         Parameters
         ----------

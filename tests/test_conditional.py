@@ -109,7 +109,7 @@ def test_rejection_keeps_each_rows_condition(fitted):
 def test_rejection_gives_up_on_a_condition_it_always_rejects(fitted, monkeypatch):
     from sklearn_ali import _inference
 
-    monkeypatch.setattr(_inference, "REJECTION_DRAWS", 20)
+    monkeypatch.setattr(_inference, "REJECTION_DRAWS", (20, 20))
     monkeypatch.setattr(_inference, "REJECTION_QUANTILE", 0.5)
     model = copy.deepcopy(fitted)
     # D reads every pair of label 1 as generated, beyond any bound.
