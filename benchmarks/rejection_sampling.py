@@ -33,7 +33,6 @@ import argparse
 import time
 
 import numpy as np
-import torch
 from game_levers import CONFIDENT, rbf_judge, unit_rows
 from semi_supervised import add_set_option, load, machine_line, split
 from sklearn.metrics import pairwise_distances_argmin_min
@@ -55,15 +54,11 @@ def reading(judge, samples, real, pool):
 
 def kept_share(ali, seed):
     """Expected share of prior draws that the rejection keeps, from D's logits
-    on one round of draws, read through the fitted modules."""
+    on one full round of draws, read as ``sample`` reads them."""
     rng = np.random.default_rng(seed)
-    z = torch.as_tensor(
-        rng.standard_normal((KEPT_SHARE_DRAWS, ali.n_components_)), dtype=torch.float32
+    logits = ali._decoded_logits(
+        rng.standard_normal((KEPT_SHARE_DRAWS, ali.n_components_))
     )
-    ali.decoder_.eval()
-    ali.discriminator_.eval()
-    with torch.inference_mode():
-        logits = ali.discriminator_(ali.decoder_(z), z).double().reshape(-1).numpy()
     bound = np.quantile(logits, REJECTION_QUANTILE)
     return np.minimum(np.exp(logits - bound), 1).mean()
 
