@@ -28,7 +28,6 @@ import argparse
 import time
 
 import numpy as np
-import torch
 from game_levers import CONFIDENT, rbf_judge, unit_rows
 from semi_supervised import add_set_option, load, machine_line, split
 
@@ -73,13 +72,6 @@ def code_sets(ali, X_test, n_samples, rng):
         ("midpoints of pairs of test digits' means", (means + partners) / 2),
     ]
     return sets, means, posterior
-
-
-def discriminator_logits(ali, codes):
-    """D(G(z), z) for prior codes, in float32."""
-    z = torch.as_tensor(codes)
-    with torch.no_grad():
-        return ali.discriminator_(ali.decoder_(z), z).float().reshape(-1).numpy()
 
 
 def main():
@@ -127,7 +119,7 @@ def main():
         "(the prior's: 1)"
     )
     # The first set is the prior draws, as read for the table.
-    logits = discriminator_logits(ali, sets[0][1])
+    logits = ali._decoded_logits(sets[0][1])  # D(G(z), z), as sample reads it
     confident = readings[0].max(1) >= CONFIDENT
     parts = [
         f"{label} {logits[mask].mean():.2f} ({mask.sum()})"
