@@ -128,7 +128,7 @@ def fresh_networks(ali):
     """Networks shaped as ``ali``'s, newly initialised, from the public builders."""
     options = {
         "stochastic": ali.encoder == "stochastic",
-        "dropout": ali.dropout,
+        "dropout": ali.training_params_["dropout"],
         "spectral_norm": ali.training_params_["spectral_norm"],
     }
     if ali.architecture_ == "mlp":

@@ -332,11 +332,12 @@ class BaseALI(ChecksMixin, InferenceMixin, PersistenceMixin, BaseEstimator):
                 "hidden_layer_sizes",
                 "conv_width",
                 "encoder",
-                "dropout",
             )
         }
         # As built: "auto" and the value it stands for build the same networks.
-        structure["spectral_norm"] = self._resolve_training_params()["spectral_norm"]
+        resolved = self._resolve_training_params()
+        for name in ("dropout", "spectral_norm"):
+            structure[name] = resolved[name]
         return structure
 
     def _resolve_training_params(self):
@@ -402,7 +403,7 @@ class BaseALI(ChecksMixin, InferenceMixin, PersistenceMixin, BaseEstimator):
         arch = self.architecture_
         options = {
             "stochastic": self.encoder == "stochastic",
-            "dropout": self.dropout,
+            "dropout": self.training_params_["dropout"],
             "spectral_norm": self.training_params_["spectral_norm"],
             "n_outputs": self._n_discriminator_outputs(),
         }

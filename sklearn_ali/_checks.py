@@ -43,7 +43,13 @@ TRAINING_PARAMS = (
     "learning_rate_schedule",
     "spectral_norm",
     "reconstruction_weight",
+    "dropout",
 )
+
+#: Those of ``TRAINING_PARAMS`` that took ``"auto"`` after the others: a model
+#: stored before then lacks them in ``training_params_`` and holds their values
+#: in its parameters.
+LATER_TRAINING_PARAMS = ("dropout",)
 
 
 def is_auto(value):

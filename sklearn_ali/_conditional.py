@@ -213,8 +213,8 @@ class ConditionalALI(BaseALI):
 
     training_params_ : dict
         ``max_epochs``, ``learning_rate``, ``learning_rate_schedule``,
-        ``spectral_norm`` and ``reconstruction_weight`` as the last training
-        call used them: this estimator's parameters of those names.
+        ``spectral_norm``, ``reconstruction_weight`` and ``dropout`` as the
+        last training call used them: this estimator's parameters of those names.
 
     device_ : str
         The device training ran on.

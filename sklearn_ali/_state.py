@@ -15,7 +15,13 @@ from sklearn.utils._param_validation import make_constraint
 from sklearn.utils.validation import check_is_fitted
 from skorch.history import History
 
-from ._checks import NUMERIC_PARAMS, TRAINING_PARAMS, is_auto, structure_value
+from ._checks import (
+    LATER_TRAINING_PARAMS,
+    NUMERIC_PARAMS,
+    TRAINING_PARAMS,
+    is_auto,
+    structure_value,
+)
 from ._devices import SEED_BOUND, seeded_torch
 from .networks import ARCHITECTURES
 
@@ -107,6 +113,13 @@ class PersistenceMixin:
         if "training_params_" not in state["attributes"]:
             # Written before "auto" existed, when the parameters held the values.
             model.training_params_ = model._resolve_training_params()
+        elif not set(LATER_TRAINING_PARAMS) <= model.training_params_.keys():
+            # Written before these took "auto": the parameters hold the values.
+            model.training_params_ = {
+                **model.training_params_,
+                **{name: getattr(model, name) for name in LATER_TRAINING_PARAMS},
+            }
+            cls._check_io_training_params(model.training_params_)
         if not all(isinstance(row, dict) for row in state["history"]):
             raise ValueError("the stored history is not a list of dicts.")
         stored = {"modules": cls._io_modules, "optimizers": cls._io_optimizers}
@@ -277,7 +290,11 @@ class PersistenceMixin:
         """Raise ValueError unless ``stored`` could be fit's ``training_params_``:
         a value for each of ``TRAINING_PARAMS`` that the parameter takes,
         ``"auto"`` resolved."""
-        if not isinstance(stored, dict) or set(stored) != set(TRAINING_PARAMS):
+        older = set(TRAINING_PARAMS) - set(LATER_TRAINING_PARAMS)
+        if not isinstance(stored, dict) or set(stored) not in (
+            set(TRAINING_PARAMS),
+            older,
+        ):
             raise ValueError(
                 f"fitted attribute training_params_={stored!r} is not a dict of "
                 f"{list(TRAINING_PARAMS)}."

@@ -221,8 +221,8 @@ def test_semi_supervised_quick_on_rows_uses_the_mlp():
         out,
         [
             r"^## digits: \d+ training pool, \d+ test, flat rows \(MLP\)$",
-            # The MLP's hidden layers (512 + 512) and mu (64).
-            rf"^ALI hidden\s+100\s+1088{row}",
+            # The MLP's hidden layers (256 + 256 + 256) and mu (64).
+            rf"^ALI hidden\s+100\s+832{row}",
             rf"^ALI mean\s+100\s+64{row}",
         ],
     )
@@ -306,7 +306,7 @@ def test_sample_quality_quick():
         [
             r"^ALITransformer\(max_epochs=1, learning_rate=0\.002, "
             r"learning_rate_schedule='linear', spectral_norm=False, "
-            rf"reconstruction_weight=3\.0\) fit {n} s$",
+            rf"reconstruction_weight=3\.0, dropout=0\.2\) fit {n} s$",
             rf"^classifier: MLPClassifier\(256\) on \d+ real digits, test accuracy {n}",
             rf"^confidence: samples {n}, real test digits {n}, ratio {n}",
             rf"^class balance {n} \(1 = even\); % per class 0-9:( {n}){{10}}$",

@@ -441,6 +441,36 @@ def test_a_file_from_before_training_params_loads_with_them_resolved(
     )
 
 
+def _from_before_dropout_took_auto(document, dropout):
+    """The document as written before ``dropout`` took "auto": the parameter
+    held the value, and ``training_params_`` did not name it."""
+    del document["state"]["attributes"]["training_params_"]["dropout"]
+    document["state"]["params"]["dropout"] = dropout
+
+
+def test_a_file_from_before_dropout_took_auto_loads_with_its_value(
+    tmp_path, digits_flat, tiny
+):
+    model = ALITransformer(random_state=0, **tiny).fit(digits_flat)
+    assert model.dropout == "auto" and model.training_params_["dropout"] == 0.0
+    path = tmp_path / "ali.safetensors"
+    io.dump(model, path)
+    document, tensors = read_file(path)
+    _from_before_dropout_took_auto(document, 0.0)
+    old = tmp_path / "old.safetensors"
+    write_file(old, document, tensors)
+    loaded = io.load(old)
+    assert loaded.training_params_ == model.training_params_
+    np.testing.assert_array_equal(
+        loaded.transform(digits_flat), model.transform(digits_flat)
+    )
+    # Such a file cannot have left the parameter at "auto".
+    document["state"]["params"]["dropout"] = "auto"
+    write_file(old, document, tensors)
+    with pytest.raises(ValueError, match=r"training_params_\['dropout'\]='auto'"):
+        io.load(old)
+
+
 @pytest.mark.parametrize(
     "tamper, match", [t[1:] for t in TAMPERED], ids=[t[0] for t in TAMPERED]
 )

@@ -17,6 +17,7 @@ from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import Pipeline
 from sklearn.svm import LinearSVC
 from skorch.callbacks import Callback
+from torch import nn
 
 from sklearn_ali import ALIClassifier, ALITransformer
 from sklearn_ali import _inference as inference_module
@@ -698,32 +699,49 @@ def _trained_with(model):
             isinstance(m, SpectralNorm) for m in model.discriminator_.modules()
         ),
         "reconstruction_weight": net.game_options["reconstruction_weight"],
+        "dropout": max(
+            (m.p for m in model.discriminator_.modules() if isinstance(m, nn.Dropout)),
+            default=0.0,
+        ),
     }
 
 
-@pytest.mark.parametrize("layout", ["images", "rows"])
+def _small_mlp(input_shape, n_components, **options):
+    """A builder of one's own: the MLP preset at a test's size."""
+    return build_mlp(input_shape, n_components, (16,), **options)
+
+
+@pytest.mark.parametrize(
+    "layout, key", [("images", "conv"), ("rows", "mlp"), ("builder", "other")]
+)
 def test_auto_training_params_follow_the_architecture(
-    layout, digits_images, digits_flat, tiny
+    layout, key, digits_images, digits_flat, tiny
 ):
     X = digits_images if layout == "images" else digits_flat
     small = {k: v for k, v in tiny.items() if k != "max_epochs"}
+    if layout == "builder":
+        small["architecture"] = _small_mlp
     ali = ALITransformer(random_state=0, **small).fit(X)
-    expected = AUTO_TRAINING_PARAMS["conv" if layout == "images" else "other"]
-    assert ali.architecture_ == ("conv" if layout == "images" else "mlp")
+    expected = AUTO_TRAINING_PARAMS[key]
+    built = {"images": "conv", "rows": "mlp"}.get(layout, _small_mlp)
+    assert ali.architecture_ == built
     assert ali.training_params_ == expected
     assert ali.learning_rate == "auto"  # the parameter is left as given
     trained = _trained_with(ali)
     assert trained["epochs"] == expected["max_epochs"]
     linear = expected["learning_rate_schedule"] == "linear"
     assert trained["final_lr"] == [0 if linear else expected["learning_rate"]] * 2
-    assert trained["spectral_norm"] == expected["spectral_norm"]
-    assert trained["reconstruction_weight"] == expected["reconstruction_weight"]
+    for name in ("spectral_norm", "reconstruction_weight", "dropout"):
+        assert trained[name] == expected[name]
 
 
-def test_the_conv_and_mlp_settings_differ_in_every_auto_parameter():
-    conv, other = AUTO_TRAINING_PARAMS["conv"], AUTO_TRAINING_PARAMS["other"]
-    assert conv.keys() == other.keys()
-    assert all(conv[name] != other[name] for name in conv)
+def test_each_architecture_sets_every_auto_parameter_its_own_way():
+    from sklearn_ali._checks import TRAINING_PARAMS
+
+    settings = list(AUTO_TRAINING_PARAMS.values())
+    assert all(s.keys() == set(TRAINING_PARAMS) for s in settings)
+    # Pairwise different, so the test above can tell which one fit chose.
+    assert len({tuple(sorted(s.items())) for s in settings}) == len(settings)
 
 
 def test_a_value_given_wins_over_auto_for_that_parameter_only(digits_images, tiny):
@@ -742,7 +760,7 @@ def test_a_value_given_wins_over_auto_for_that_parameter_only(digits_images, tin
 
 
 def test_partial_fit_resolves_auto_as_fit_does(digits_images, digits_flat, tiny):
-    for X, key in [(digits_images, "conv"), (digits_flat, "other")]:
+    for X, key in [(digits_images, "conv"), (digits_flat, "mlp")]:
         ali = ALITransformer(random_state=0, **tiny)
         ali.partial_fit(X)
         rate = AUTO_TRAINING_PARAMS[key]["learning_rate"]
