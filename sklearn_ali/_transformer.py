@@ -44,7 +44,7 @@ AUTO_TRAINING_PARAMS = {
         "learning_rate": 1e-4,
         "learning_rate_schedule": "linear",
         "spectral_norm": False,
-        "reconstruction_weight": 1.0,
+        "reconstruction_weight": 3.0,
         "dropout": 0.0,
     },
     "other": {
@@ -215,7 +215,7 @@ class ALITransformer(EncoderFeaturesMixin, TransformerMixin, BaseALI):
         makes the encoder carry the content of x into z: with weight 1 the
         latent means were worse features than raw pixels on MNIST-5k, with 10
         they beat them. 0 gives the paper's pure ALI. ``"auto"`` (see
-        ``max_epochs``): 20 for the ``"conv"`` architecture, 1 for the
+        ``max_epochs``): 20 for the ``"conv"`` architecture, 3 for the
         ``"mlp"``, 10 for the others.
 
     reconstruction_weight_end : float, default=None
