@@ -424,16 +424,24 @@ TAMPERED = [
 ]
 
 
+def _older_file(tmp_path, model, edit):
+    """``model`` dumped, then ``edit``-ed into what an earlier version wrote."""
+    path = tmp_path / "ali.safetensors"
+    io.dump(model, path)
+    document, tensors = read_file(path)
+    edit(document)
+    old = tmp_path / "old.safetensors"
+    write_file(old, document, tensors)
+    return old, document, tensors
+
+
 def test_a_file_from_before_training_params_loads_with_them_resolved(
     tmp_path, digits_images, tiny
 ):
     model = ALITransformer(random_state=0, **tiny).fit(digits_images)
-    path = tmp_path / "ali.safetensors"
-    io.dump(model, path)
-    document, tensors = read_file(path)
-    del document["state"]["attributes"]["training_params_"]
-    old = tmp_path / "old.safetensors"
-    write_file(old, document, tensors)
+    old, _, _ = _older_file(
+        tmp_path, model, lambda doc: doc["state"]["attributes"].pop("training_params_")
+    )
     loaded = io.load(old)
     assert loaded.training_params_ == model.training_params_
     np.testing.assert_array_equal(
@@ -441,11 +449,11 @@ def test_a_file_from_before_training_params_loads_with_them_resolved(
     )
 
 
-def _from_before_dropout_took_auto(document, dropout):
-    """The document as written before ``dropout`` took "auto": the parameter
-    held the value, and ``training_params_`` did not name it."""
+def _from_before_dropout_took_auto(document):
+    """Before ``dropout`` took "auto" the parameter held the value, and
+    ``training_params_`` did not name it."""
     del document["state"]["attributes"]["training_params_"]["dropout"]
-    document["state"]["params"]["dropout"] = dropout
+    document["state"]["params"]["dropout"] = 0.0
 
 
 def test_a_file_from_before_dropout_took_auto_loads_with_its_value(
@@ -453,12 +461,9 @@ def test_a_file_from_before_dropout_took_auto_loads_with_its_value(
 ):
     model = ALITransformer(random_state=0, **tiny).fit(digits_flat)
     assert model.dropout == "auto" and model.training_params_["dropout"] == 0.0
-    path = tmp_path / "ali.safetensors"
-    io.dump(model, path)
-    document, tensors = read_file(path)
-    _from_before_dropout_took_auto(document, 0.0)
-    old = tmp_path / "old.safetensors"
-    write_file(old, document, tensors)
+    old, document, tensors = _older_file(
+        tmp_path, model, _from_before_dropout_took_auto
+    )
     loaded = io.load(old)
     assert loaded.training_params_ == model.training_params_
     np.testing.assert_array_equal(
