@@ -62,12 +62,15 @@ def test_the_hinge_game_records_its_own_diagnostics(two_ranks):
 
 def test_a_linear_schedule_reaches_zero_on_every_rank(two_ranks):
     out, _ = two_ranks
-    for rank in (0, 1):
-        rates = json.loads((out / f"classifier-{rank}-rates.json").read_text())
-        assert rates == [0.0, 0.0]
-    rates = json.loads((out / "transformer-0-rates.json").read_text())
-    # Flat rows: the MLP's constant rate.
-    assert rates == [AUTO_TRAINING_PARAMS["other"]["learning_rate"]] * 2
+    # The classifier's schedule as given; the transformer's as "auto" picks
+    # it for the MLP on flat rows.
+    assert AUTO_TRAINING_PARAMS["mlp"]["learning_rate_schedule"] == "linear"
+    for name in ("classifier", "transformer"):
+        for rank in (0, 1):
+            rates = json.loads((out / f"{name}-{rank}-rates.json").read_text())
+            assert rates == [0.0, 0.0]
+    rates = json.loads((out / "conditional-0-rates.json").read_text())
+    assert all(rate > 0 for rate in rates)  # a constant rate stays
 
 
 def test_the_history_counts_whole_batches(two_ranks):
