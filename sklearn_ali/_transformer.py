@@ -200,8 +200,8 @@ class ALITransformer(EncoderFeaturesMixin, TransformerMixin, BaseALI):
     dropout : float or "auto", default="auto"
         Dropout on every discriminator layer's input. ``"auto"`` (see
         ``max_epochs``): 0 for the ``"mlp"`` architecture, whose first layer
-        would otherwise drop one of a 2-D point's two coordinates every fifth
-        time; 0.2 for the others.
+        would otherwise hide each coordinate of a 2-D point one time in five;
+        0.2 for the others.
 
     spectral_norm : bool or "auto", default="auto"
         Spectral normalisation of the discriminator's layers, which keeps it
