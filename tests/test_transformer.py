@@ -21,6 +21,7 @@ from torch import nn
 
 from sklearn_ali import ALIClassifier, ALITransformer
 from sklearn_ali import _inference as inference_module
+from sklearn_ali._checks import TRAINING_PARAMS
 from sklearn_ali._transformer import AUTO_TRAINING_PARAMS
 from sklearn_ali.networks import SpectralNorm, build_conv, build_mlp, build_svhn
 
@@ -736,8 +737,6 @@ def test_auto_training_params_follow_the_architecture(
 
 
 def test_each_architecture_sets_every_auto_parameter_its_own_way():
-    from sklearn_ali._checks import TRAINING_PARAMS
-
     settings = list(AUTO_TRAINING_PARAMS.values())
     assert all(s.keys() == set(TRAINING_PARAMS) for s in settings)
     # Pairwise different, so the test above can tell which one fit chose.
