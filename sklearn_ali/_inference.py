@@ -304,12 +304,13 @@ class InferenceMixin:
                 logits[start : start + len(out)] = out.reshape(len(out))
         return logits
 
-    def _check_rejection(self, value):
-        """``sample``'s ``discriminator_rejection`` as a bool for the fitted game."""
+    def _check_rejection(self, value, *, mixture=False):
+        """``sample``'s ``discriminator_rejection`` as a bool for the fitted
+        game, and for codes from the prior or (``mixture``) not."""
         loss = self.net_.game_options["loss"]
         logistic = loss == "non_saturating"
         if isinstance(value, str) and value == "auto":
-            return logistic
+            return logistic and not mixture
         if not isinstance(value, (bool, np.bool_)):
             raise ValueError(
                 f'discriminator_rejection must be "auto", True or False; got {value!r}.'
@@ -320,6 +321,14 @@ class InferenceMixin:
                 "with loss='non_saturating', whose logit estimates the "
                 "log-ratio of the two joints; this model was fitted with "
                 f"loss={loss!r}."
+            )
+        if value and mixture:
+            raise ValueError(
+                "discriminator_rejection=True keeps prior draws by the "
+                "discriminator's estimate of log q(x, z) / p(x, z), which holds "
+                "for codes of the prior only; these codes come from the "
+                'mixture of the training codes. Sample with codes="prior", or '
+                "without the rejection."
             )
         return bool(value)
 
@@ -508,6 +517,10 @@ class EncoderFeaturesMixin(ClassNamePrefixFeaturesOutMixin, TransformerMixin):
         """
         check_is_fitted(self)
         X, _ = self._validate_X(X, reset=False)
+        return self._mean_codes(X)
+
+    def _mean_codes(self, X):
+        """mu(x) for the rows of a validated X."""
         return self._batched_encode(X, lambda x, noise: self.net_.encoder_.mean(x))
 
     def __sklearn_tags__(self):

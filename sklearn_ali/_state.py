@@ -23,6 +23,7 @@ from ._checks import (
     structure_value,
 )
 from ._devices import SEED_BOUND, seeded_torch
+from ._mixture import check_code_mixture
 from .networks import ARCHITECTURES
 
 # The only classes io.load builds, by name.
@@ -139,6 +140,8 @@ class PersistenceMixin:
             where = f"modules/{name}"
             stored = state["modules"][name]
             check_module_state(network.state_dict(), stored, where)
+        if "code_mixture_" in state["attributes"]:  # older files lack it
+            check_code_mixture(model.code_mixture_, model.n_components_)
         # The weights drawn here are overwritten; the caller's torch RNG is
         # left as it was.
         with seeded_torch(0, "cpu"):

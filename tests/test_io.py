@@ -30,6 +30,19 @@ def fitted_attributes(model):
     return {k: v for k, v in vars(model).items() if k.endswith("_") and k != "net_"}
 
 
+def assert_same_value(actual, value):
+    """Equal values of the same types; arrays of the same dtype, also in dicts."""
+    if isinstance(value, np.ndarray):
+        assert actual.dtype == value.dtype
+        np.testing.assert_array_equal(actual, value)
+    elif isinstance(value, dict):
+        assert type(actual) is dict and actual.keys() == value.keys()
+        for key, item in value.items():
+            assert_same_value(actual[key], item)
+    else:
+        assert type(actual) is type(value) and actual == value
+
+
 def assert_same_model(model, loaded, X):
     """Same outputs, parameters, fitted attributes, weights and history."""
     np.testing.assert_array_equal(loaded.transform(X), model.transform(X))
@@ -46,11 +59,7 @@ def assert_same_model(model, loaded, X):
     actual = fitted_attributes(loaded)
     assert actual.keys() == expected.keys()
     for name, value in expected.items():
-        if isinstance(value, np.ndarray):
-            assert actual[name].dtype == value.dtype
-            np.testing.assert_array_equal(actual[name], value)
-        else:
-            assert type(actual[name]) is type(value) and actual[name] == value
+        assert_same_value(actual[name], value)
     assert list(loaded.history_) == list(model.history_)
     for name in NETWORKS:
         state = getattr(model, name).state_dict()
@@ -402,6 +411,11 @@ TAMPERED = [
     ("bad-history", _set("state", "history", [1, 2]), "history is not a list of dicts"),
     ("missing-network", _remove_network, r"the stored modules are \['disc"),
     (
+        "code-mixture-not-a-mixture",
+        _set("state", "attributes", "code_mixture_", "extra", [1.0]),
+        "fitted attribute code_mixture_ is not a dict of",
+    ),
+    (
         "training-params-not-a-dict-of-them",
         _set("state", "attributes", "training_params_", {"max_epochs": 2}),
         r"training_params_=\{'max_epochs': 2\} is not a dict of",
@@ -446,6 +460,23 @@ def test_a_file_from_before_training_params_loads_with_them_resolved(
     assert loaded.training_params_ == model.training_params_
     np.testing.assert_array_equal(
         loaded.transform(digits_images), model.transform(digits_images)
+    )
+
+
+def test_a_file_from_before_the_code_mixture_samples_from_the_prior(
+    tmp_path, digits_images, tiny
+):
+    model = ALITransformer(random_state=0, **tiny).fit(digits_images)
+    old, document, tensors = _older_file(
+        tmp_path, model, lambda doc: doc["state"]["attributes"].pop("code_mixture_")
+    )
+    for name in [name for name in tensors if "code_mixture_" in name]:
+        del tensors[name]
+    write_file(old, document, tensors)
+    loaded = io.load(old)
+    assert not hasattr(loaded, "code_mixture_")
+    np.testing.assert_array_equal(
+        loaded.sample(5, random_state=0), model.sample(5, random_state=0, codes="prior")
     )
 
 

@@ -519,10 +519,11 @@ class Boom(Callback):
 def test_a_failing_refit_raises_its_cause_and_keeps_the_model(digits_flat, tiny):
     ali = ALITransformer(random_state=0, **tiny).fit(digits_flat)
     expected = ali.transform(digits_flat)
-    net = ali.net_
+    net, mixture = ali.net_, ali.code_mixture_
     with pytest.raises(RuntimeError, match="boom"):
         ali.set_params(callbacks=[Boom()], n_components=3).fit(digits_flat)
     assert ali.net_ is net and ali.n_components_ == 4
+    assert ali.code_mixture_ is mixture
     np.testing.assert_array_equal(ali.transform(digits_flat), expected)
     # The same for a warm start: weights, optimizer and history as they were.
     ali.set_params(n_components=4, warm_start=True, max_epochs=3)
@@ -532,6 +533,7 @@ def test_a_failing_refit_raises_its_cause_and_keeps_the_model(digits_flat, tiny)
     np.testing.assert_array_equal(ali.transform(digits_flat), expected)
     assert len(ali.history_) == 2
     assert ali.net_.optimizer_.state_dict()["state"][0]["step"] == steps
+    assert ali.code_mixture_ is mixture
 
 
 def test_a_failing_first_fit_leaves_the_estimator_unfitted(digits_flat, tiny):

@@ -47,9 +47,14 @@ def test_nan_stops_training_naming_the_epoch_and_keeps_last_good_weights(
     for name, value in ali.encoder_.state_dict().items():
         # kept was copied on the training device; fit moves the model to the CPU.
         torch.testing.assert_close(value, kept[name].cpu(), msg=name)
-    # The restored model is usable.
+    # The restored model is usable. It has no mixture of training codes (fit
+    # fits one after training), and sample draws from the prior.
     assert np.isfinite(ali.transform(digits_flat)).all()
     assert len(ali.history_) == 3
+    assert not hasattr(ali, "code_mixture_")
+    with pytest.raises(ValueError, match='codes="mixture" needs the mixture'):
+        ali.sample(3, codes="mixture")
+    assert np.isfinite(ali.sample(3, random_state=0, codes="prior")).all()
 
 
 def test_nan_in_first_epoch_restores_initial_weights(digits_flat, tiny):

@@ -22,6 +22,7 @@ from torch import nn
 from sklearn_ali import ALIClassifier, ALITransformer
 from sklearn_ali import _inference as inference_module
 from sklearn_ali._checks import TRAINING_PARAMS
+from sklearn_ali._mixture import draw_codes
 from sklearn_ali._transformer import AUTO_TRAINING_PARAMS
 from sklearn_ali.networks import SpectralNorm, build_conv, build_mlp, build_svhn
 
@@ -224,9 +225,12 @@ def test_scaling_makes_pixel_units_irrelevant(digits_images, tiny):
     )
     z = as_16.transform(digits_images)
     np.testing.assert_allclose(as_01.transform(digits_images / 16.0), z, atol=1e-4)
+    # Prior codes: the mixtures of the two models' codes, fitted to codes of
+    # rounded pixels for one of them, may part ways where a code lies
+    # between two components.
     np.testing.assert_allclose(
-        as_255.sample(4, random_state=1) / 255 * 16,
-        as_16.sample(4, random_state=1),
+        as_255.sample(4, random_state=1, codes="prior") / 255 * 16,
+        as_16.sample(4, random_state=1, codes="prior"),
         atol=0.2,
     )
 
@@ -513,8 +517,8 @@ def test_rejection_with_an_undecided_discriminator_keeps_every_draw(digits_flat,
     ali = ALITransformer(random_state=0, **tiny).fit(digits_flat)
     ali.net_.module_.discriminator = _Critic(lambda x, z: torch.zeros(len(x), 1))
     np.testing.assert_array_equal(
-        ali.sample(5, random_state=3),
-        ali.sample(5, random_state=3, discriminator_rejection=False),
+        ali.sample(5, random_state=3, codes="prior"),
+        ali.sample(5, random_state=3, codes="prior", discriminator_rejection=False),
     )
 
 
@@ -528,19 +532,25 @@ def test_rejection_keeps_the_draws_the_discriminator_reads_as_real(digits_flat, 
         return 3 * (mean - mean.mean()) / mean.std()
 
     ali.net_.module_.discriminator = _Critic(brightness)
-    kept = ali.sample(2000, random_state=0).mean(1)
-    drawn = ali.sample(2000, random_state=0, discriminator_rejection=False).mean(1)
+    kept = ali.sample(2000, random_state=0, codes="prior").mean(1)
+    drawn = ali.sample(
+        2000, random_state=0, codes="prior", discriminator_rejection=False
+    ).mean(1)
     assert kept.mean() > drawn.mean() + drawn.std() / 2
-    np.testing.assert_array_equal(ali.sample(7, random_state=4), ali.sample(7, 4))
-    assert not np.allclose(ali.sample(7, random_state=4), ali.sample(7, 5))
+    np.testing.assert_array_equal(
+        ali.sample(7, random_state=4, codes="prior"), ali.sample(7, 4, codes="prior")
+    )
+    assert not np.allclose(
+        ali.sample(7, random_state=4, codes="prior"), ali.sample(7, 5, codes="prior")
+    )
 
 
 def test_rejection_follows_the_loss_and_refuses_bad_values(digits_flat, tiny):
     hinge = ALITransformer(loss="hinge", random_state=0, **tiny).fit(digits_flat)
     # The hinge critic's score is not a log-ratio: "auto" does not reject.
     np.testing.assert_array_equal(
-        hinge.sample(3, random_state=0),
-        hinge.sample(3, random_state=0, discriminator_rejection=False),
+        hinge.sample(3, random_state=0, codes="prior"),
+        hinge.sample(3, random_state=0, codes="prior", discriminator_rejection=False),
     )
     with pytest.raises(ValueError, match="needs a discriminator trained with loss="):
         hinge.sample(3, discriminator_rejection=True)
@@ -550,9 +560,79 @@ def test_rejection_follows_the_loss_and_refuses_bad_values(digits_flat, tiny):
             ali.sample(3, discriminator_rejection=value)
     ali.net_.module_.discriminator = _Critic(lambda x, z: x.mean(1) * np.nan)
     with pytest.raises(ValueError, match="The discriminator gave NaN"):
-        ali.sample(3)
-    # Without rejection the discriminator is not read.
-    assert ali.sample(3, discriminator_rejection=False).shape == (3, 64)
+        ali.sample(3, codes="prior")
+    # Without rejection the discriminator is not read, nor with the mixture's
+    # codes, which "auto" does not reject.
+    assert ali.sample(3, codes="prior", discriminator_rejection=False).shape == (3, 64)
+    assert ali.sample(3, codes="mixture").shape == (3, 64)
+    with pytest.raises(ValueError, match="holds for codes of the prior only"):
+        ali.sample(3, codes="mixture", discriminator_rejection=True)
+
+
+def test_fit_fits_a_mixture_of_the_training_codes_and_sample_draws_from_it(
+    digits_images, digits_flat, tiny
+):
+    ali = ALITransformer(random_state=0, **tiny).fit(digits_images)
+    mixture = ali.code_mixture_
+    assert mixture["means"].shape == (20, 4)
+    assert mixture["scale_tril"].shape == (20, 4, 4)
+    # After EM's last M-step the weighted means are the mean of the codes it
+    # fitted: here mu(x) of all 200 training rows.
+    np.testing.assert_allclose(
+        mixture["weights"] @ mixture["means"],
+        ali.encode(digits_images).mean(0),
+        atol=1e-5,
+    )
+    drawn = ali.sample(6, random_state=1)
+    np.testing.assert_array_equal(drawn, ali.sample(6, random_state=1, codes="mixture"))
+    np.testing.assert_array_equal(
+        drawn,
+        ali.inverse_transform(draw_codes(mixture, 6, np.random.RandomState(1))),
+    )
+    assert not np.allclose(drawn, ali.sample(6, random_state=1, codes="prior"))
+    assert not np.allclose(drawn, ali.sample(6, random_state=2))
+    for value in ("data", None, 1):
+        with pytest.raises(ValueError, match='codes must be "auto", "mixture"'):
+            ali.sample(3, codes=value)
+    # The MLP fits one too, but samples the prior by default (with the
+    # discriminator's rejection).
+    mlp = ALITransformer(random_state=0, **tiny).fit(digits_flat)
+    assert mlp.code_mixture_["means"].shape == (20, 4)
+    np.testing.assert_array_equal(
+        mlp.sample(5, random_state=0), mlp.sample(5, random_state=0, codes="prior")
+    )
+    np.testing.assert_array_equal(
+        mlp.sample(5, random_state=0, codes="mixture"),
+        mlp.inverse_transform(
+            draw_codes(mlp.code_mixture_, 5, np.random.RandomState(0))
+        ),
+    )
+
+
+def test_partial_fit_leaves_no_mixture_and_sample_draws_from_the_prior(
+    digits_images, tiny
+):
+    ali = ALITransformer(random_state=0, **tiny).fit(digits_images)
+    first = ali.code_mixture_
+    assert not np.array_equal(
+        ali.sample(4, random_state=0), ali.sample(4, random_state=0, codes="prior")
+    )
+    ali.partial_fit(digits_images)
+    # The mixture was of codes the networks no longer give.
+    assert not hasattr(ali, "code_mixture_")
+    np.testing.assert_array_equal(
+        ali.sample(4, random_state=0), ali.sample(4, random_state=0, codes="prior")
+    )
+    with pytest.raises(ValueError, match='codes="mixture" needs the mixture'):
+        ali.sample(4, codes="mixture")
+    # A warm start's fit fits one of its own networks' codes.
+    ali.set_params(warm_start=True).fit(digits_images)
+    assert not np.allclose(ali.code_mixture_["means"], first["means"])
+    np.testing.assert_allclose(
+        ali.code_mixture_["weights"] @ ali.code_mixture_["means"],
+        ali.encode(digits_images).mean(0),
+        atol=1e-5,
+    )
 
 
 def test_deterministic_encoder_draws_its_mean(digits_flat, tiny):
