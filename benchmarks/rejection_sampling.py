@@ -1,12 +1,20 @@
-"""Samples with and without the discriminator's rejection, on several seeds.
+"""Samples by the three ways ``sample`` draws codes, on several seeds.
 
 For each seed, ``ALITransformer`` (the defaults, or ``--set``) is fitted
 without labels on MNIST-5k's training pool (the split of
 ``benchmarks/semi_supervised.py``), and ``--n-samples`` samples are drawn
-twice: by ``sample`` as a user calls it (discriminator rejection sampling
-with the default ``loss``) and with ``discriminator_rejection=False`` (the
-decoder's draws G_x(z), what every earlier samples figure measured). Each
-line gives, for both:
+three ways:
+
+* ``sample()``, as a user calls it: codes from the Gaussian mixture that
+  ``fit`` fitted to the training codes (``codes="mixture"``);
+* ``prior + DRS``: prior draws kept or rejected by the discriminator
+  (``codes="prior"``, discriminator rejection sampling with the default
+  ``loss``), what ``sample`` did before the mixture;
+* ``G(z)``: the decoder's draws of the prior as they come
+  (``codes="prior", discriminator_rejection=False``), what every earlier
+  samples figure measured.
+
+Each gives:
 
 * ``ratio``: the share of samples on which ``game_levers.py``'s judge (an RBF
   SVC trained on the pool's real digits) is confident (top probability
@@ -15,12 +23,12 @@ line gives, for both:
   (target >= 5 %);
 * ``nn dist``: the mean Euclidean distance (pixels in [0, 1]) from a sample
   to its nearest training digit, beside the same for real test digits: a
-  rejection that kept copies of training digits would fall below the test
-  digits' distance;
+  sampler that copied training digits would fall below the test digits'
+  distance;
 * ``s``: the seconds ``sample`` took.
 
-Also printed: the share of draws the rejection keeps in expectation, the
-mean of min(1, exp(logit - M)) over the first round's logits.
+Also printed: the share of prior draws the rejection keeps in expectation,
+the mean of min(1, exp(logit - M)) over the first round's logits.
 
 Usage::
 
@@ -41,6 +49,13 @@ from sklearn_ali import ALITransformer
 from sklearn_ali._inference import REJECTION_DRAWS, REJECTION_QUANTILE
 
 KEPT_SHARE_DRAWS = REJECTION_DRAWS[1]  # one full round
+
+# (column width, sample's options) of the three ways, as the header names them.
+WAYS = (
+    (15, {}),
+    (18, {"codes": "prior"}),
+    (11, {"codes": "prior", "discriminator_rejection": False}),
+)
 
 
 def reading(judge, samples, real, pool):
@@ -85,6 +100,7 @@ def main():
     print(
         f"{'seed':>4}{'fit s':>7}{'real %':>8}{'test nn':>9}{'kept':>6}"
         f" | {'sample(): ratio':>15}{'rarest':>8}{'nn dist':>8}{'s':>6}"
+        f" | {'prior + DRS: ratio':>18}{'rarest':>8}{'nn dist':>8}{'s':>6}"
         f" | {'G(z): ratio':>11}{'rarest':>8}{'nn dist':>8}{'s':>6}"
     )
     for seed in range(args.first_seed, args.first_seed + args.seeds):
@@ -99,17 +115,17 @@ def main():
         ali.fit(X_pool)
         fit_time = time.perf_counter() - start
         cells = []
-        for rejection in ("auto", False):
+        for width, options in WAYS:
             start = time.perf_counter()
-            samples = ali.sample(
-                args.n_samples, random_state=seed, discriminator_rejection=rejection
-            )
+            samples = ali.sample(args.n_samples, random_state=seed, **options)
             seconds = time.perf_counter() - start
             ratio, rarest, distance = reading(judge, samples, real, pool)
-            cells.append(f"{ratio:>15.2f}{rarest:>8.1f}{distance:>8.2f}{seconds:>6.1f}")
+            cells.append(
+                f"{ratio:>{width}.2f}{rarest:>8.1f}{distance:>8.2f}{seconds:>6.1f}"
+            )
         print(
             f"{seed:>4}{fit_time:>7.0f}{100 * real:>8.1f}{test_distance.mean():>9.2f}"
-            f"{kept_share(ali, seed):>6.2f} | {cells[0]} | {cells[1][4:]}",
+            f"{kept_share(ali, seed):>6.2f} | {' | '.join(cells)}",
             flush=True,
         )
 

@@ -517,8 +517,10 @@ def test_rejection_sampling_quick():
         [
             r"^# ALITransformer\(n_components=8, conv_width=8, max_epochs=1\), "
             r"100 samples each way; judge: RBF SVC",
-            r"^seed\s+fit s\s+real %\s+test nn\s+kept \| sample\(\): ratio",
-            rf"^\s+0\s+\d+\s+{NUMBER}\s+{NUMBER}\s+{NUMBER} \|{cells} \|{cells}$",
+            r"^seed\s+fit s\s+real %\s+test nn\s+kept \| sample\(\): ratio.* \| "
+            r"prior \+ DRS: ratio.* \| G\(z\): ratio",
+            rf"^\s+0\s+\d+\s+{NUMBER}\s+{NUMBER}\s+{NUMBER} \|{cells} \|{cells} "
+            rf"\|{cells}$",
         ],
     )
 
