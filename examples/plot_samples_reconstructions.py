@@ -84,12 +84,15 @@ print(
 # %%
 # Samples
 # -------
-# 64 samples of ``ali.sample``: draws G(z) with z ~ N(0, I), each kept or
-# rejected by the discriminator (discriminator rejection sampling). Some of
-# the decoder's draws fall between digits, where no digit's code lies; the
-# discriminator reads those as generated, and ``sample`` keeps a draw with
-# probability exp(D(G(z), z) - M), M a high quantile of D's logits.
-# ``discriminator_rejection=False`` gives the decoder's draws as they come.
+# 64 samples of ``ali.sample``: G(z) for codes z drawn from
+# ``ali.code_mixture_``, a Gaussian mixture that ``fit`` fitted to the codes
+# of the training digits. The encoder brings those codes close to the prior
+# N(0, I), but not onto all of it: prior draws from where no digit's code
+# lies decode to shapes between digits. ``codes="prior"`` draws from
+# N(0, I) instead, each draw kept or rejected by the discriminator
+# (discriminator rejection sampling), and ``codes="prior",
+# discriminator_rejection=False`` gives the decoder's prior draws as they
+# come.
 plot_samples(ali, 64, random_state=0)
 
 # %%
@@ -117,7 +120,7 @@ plot_interpolations(ali, X_test[starts], X_test[ends], n_steps=10)
 # A 1-nearest-neighbour classifier on the training pixels reads the class of
 # held-out digits and of their reconstructions; the classes it sees among
 # 1,000 samples show whether the model covers every digit (a collapsed
-# decoder would produce few of them), with and without the rejection.
+# decoder would produce few of them), for the three ways of drawing codes.
 reconstructions = ali.inverse_transform(ali.encode(X_test))
 knn = KNeighborsClassifier(n_neighbors=1).fit(X_train.reshape(n_train, -1), y_train)
 mae = np.abs(reconstructions - X_test).mean()
@@ -131,10 +134,14 @@ print(
     f"1-NN reads the true class of {knn.score(X_test.reshape(n_test, -1), y_test):.1%}"
     f" of held-out digits and of {same.mean():.1%} of their reconstructions"
 )
-for rejection in ("auto", False):
-    samples = ali.sample(1000, random_state=0, discriminator_rejection=rejection)
+ways = {
+    "samples": {},
+    "prior draws kept by D": {"codes": "prior"},
+    "prior draws": {"codes": "prior", "discriminator_rejection": False},
+}
+for which, options in ways.items():
+    samples = ali.sample(1000, random_state=0, **options)
     counts = np.bincount(knn.predict(samples.reshape(len(samples), -1)), minlength=10)
-    which = "samples" if rejection else "decoder draws without rejection"
     print(f"1-NN classes of 1,000 {which} (digits 0-9): {counts.tolist()}")
 
 plt.show()
