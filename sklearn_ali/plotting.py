@@ -317,9 +317,9 @@ def plot_samples(
     """Show images drawn by a fitted model's ``sample``.
 
     For :class:`~sklearn_ali.ALITransformer` these are decoder draws
-    ``G_x(z)`` for codes drawn from the mixture of the training codes (image
-    networks) or from N(0, I) and kept by the discriminator (the MLP); see
-    its ``sample``.
+    ``G_x(z)`` for codes drawn from the mixture of the training codes (every
+    architecture but the MLP) or from N(0, I) and kept by the discriminator
+    (the MLP); see its ``sample``.
 
     Parameters
     ----------
