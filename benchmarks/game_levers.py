@@ -9,8 +9,9 @@ of ``benchmarks/semi_supervised.py``), and the script prints one line:
 * ``latent mmd``: ``latent_mmd`` of the latent means of the 1,000 test
   digits against as many prior draws (0 when E(x) is distributed as the
   prior);
-* ``confident``: the share of 1,000 of the decoder's draws G(z) (``sample``
-  with ``discriminator_rejection=False``: the levers act on the decoder;
+* ``confident``: the share of 1,000 of the decoder's draws G(z) of the
+  prior (``sample`` with ``codes="prior", discriminator_rejection=False``:
+  the levers act on the decoder;
   ``rejection_sampling.py`` reads ``sample`` as a user calls it) on which an
   RBF SVC trained on
   the pool's real digits is confident (top probability >= 0.8), divided by
@@ -280,7 +281,10 @@ def evaluate(ali, args, label_counts, *, judge, real, data):
     X_pool, y_pool, X_test, y_test = data
     mmd = codes_vs_prior(ali, X_test, args.seed)
     samples = ali.sample(
-        args.n_samples, random_state=args.seed, discriminator_rejection=False
+        args.n_samples,
+        random_state=args.seed,
+        codes="prior",
+        discriminator_rejection=False,
     )
     proba = judge.predict_proba(unit_rows(samples))
     confident = (proba.max(1) >= CONFIDENT).mean() / real

@@ -5,7 +5,7 @@ training pool (4,000 digits; the split of ``benchmarks/semi_supervised.py``).
 An ``MLPClassifier`` trained on the same pool's real digits and labels then
 reads, through ``sklearn_ali.evaluation.classifier_sample_score``:
 
-* 1,000 of the decoder's draws ``ali.sample(1000,
+* 1,000 of the decoder's prior draws ``ali.sample(1000, codes="prior",
   discriminator_rejection=False)`` (the figures recorded before the
   rejection became ``sample``'s default; ``rejection_sampling.py`` reads
   ``sample`` as a user calls it): their mean confidence against the
@@ -81,7 +81,10 @@ def main():
     fit_time = time.perf_counter() - start
 
     samples = ali.sample(
-        args.n_samples, random_state=args.seed, discriminator_rejection=False
+        args.n_samples,
+        random_state=args.seed,
+        codes="prior",
+        discriminator_rejection=False,
     )
     score = classifier_sample_score(classifier, samples, X_real=X_test)
     reconstructions = ali.inverse_transform(ali.encode(X_test))

@@ -8,8 +8,8 @@ accuracies, the semi-supervised test error of LinearSVC on the default
 features (``features="hidden"``; ``--features mean`` for the latent mean)
 through ``semi_supervised_score`` with 100 and 1,000 labels, next to raw
 pixels, and a collapse check: a logistic regression trained on the real
-training pool reads 1,000 of the decoder's draws G(z) (``sample`` with
-``discriminator_rejection=False``), and the script prints how evenly
+training pool reads 1,000 of the decoder's prior draws G(z) (``sample``
+with ``codes="prior", discriminator_rejection=False``), and the script prints how evenly
 they spread over the ten classes (``classifier_sample_score``'s normalised
 entropy, 1 = even) and the rarest class's share. A summary per variant
 closes the output: fits that stayed finite, discriminator wins, and the
@@ -182,7 +182,12 @@ def main():
             samples = classifier_sample_score(
                 # The decoder's draws: how stably the decoder trains.
                 reader,
-                ali.sample(1000, random_state=seed, discriminator_rejection=False),
+                ali.sample(
+                    1000,
+                    random_state=seed,
+                    codes="prior",
+                    discriminator_rejection=False,
+                ),
             )
             rarest = samples.class_fractions.min()
             mmd = codes_vs_prior(ali, X_test, seed)

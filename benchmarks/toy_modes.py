@@ -18,10 +18,10 @@ data from a mixture of 25 Gaussians (std 0.05) centred on {-4, -2, 0, 2, 4}^2
   (``count_modes``): a mode is covered when a sample lands on it; a sample is
   of high quality within 3 std of its mean. ALI's are ``sample``'s, as a user
   draws them (kept or rejected by the discriminator, see
-  ``ALITransformer.sample``); its decoder's draws G(z) without the rejection
-  (``discriminator_rejection=False``, what figures before 2026-12-07's
-  sixth session measured) are counted too, as "ALI G(z)"; the GAN's are its
-  generator's draws.
+  ``ALITransformer.sample``); its decoder's prior draws G(z) without the
+  rejection (``codes="prior", discriminator_rejection=False``, what figures
+  before 2026-12-07's sixth session measured) are counted too, as "ALI
+  G(z)"; the GAN's are its generator's draws.
 
 Each seed draws its own training set (``--n-train``, 100,000 points an
 epoch, as in the paper; the estimator's default 20 epochs then take 20,000
@@ -217,7 +217,10 @@ def run_seed(seed, args):
     ali_time = time.perf_counter() - start
     ali_modes = count_modes(ali.sample(args.n_samples, random_state=seed), centers, STD)
     decoder_draws = ali.sample(
-        args.n_samples, random_state=seed, discriminator_rejection=False
+        args.n_samples,
+        random_state=seed,
+        codes="prior",
+        discriminator_rejection=False,
     )
     decoder_modes = count_modes(decoder_draws, centers, STD)
 
