@@ -101,8 +101,7 @@ def check_code_mixture(mixture, n_components):
             f"fitted attribute code_mixture_ is not a dict of {list(MIXTURE_KEYS)}."
         )
     weights, means, tril = (mixture[key] for key in MIXTURE_KEYS)
-    arrays = isinstance(weights, np.ndarray) and isinstance(means, np.ndarray)
-    arrays = arrays and isinstance(tril, np.ndarray)
+    arrays = all(isinstance(a, np.ndarray) for a in (weights, means, tril))
     k = weights.shape[0] if arrays and weights.ndim == 1 else 0
     d = n_components
     if not (
